@@ -1,0 +1,48 @@
+"""The one place that decides which records a user may see (own / department subtree / all).
+
+Every list, detail, search, export, report and API endpoint goes through `scope_queryset`; a record
+outside it is simply not in the queryset, so asking for it answers 404.
+"""
+
+from typing import TypeVar
+
+from django.db.models import Model, Q, QuerySet
+
+from .models import Department
+from .permissions import DataScope
+
+M = TypeVar("M", bound=Model)
+
+
+def department_subtree_ids(department_id: int) -> list[int]:
+    path = Department.objects.filter(pk=department_id).values_list("path", flat=True).first()
+    if not path:
+        return []
+    return list(Department.objects.filter(path__startswith=path).values_list("id", flat=True))
+
+
+def scope_queryset(
+    user, qs: QuerySet[M], *, owner_field: str = "owner", department_field: str = "department"
+) -> QuerySet[M]:
+    scope = getattr(user, "data_scope", None) if user is not None and user.is_authenticated else None
+    if scope == DataScope.ALL:
+        return qs
+    if scope == DataScope.DEPARTMENT and user.department_id:
+        ids = department_subtree_ids(user.department_id)
+        return qs.filter(Q(**{f"{department_field}_id__in": ids}) | Q(**{f"{owner_field}_id": user.pk}))
+    if scope in (DataScope.OWN, DataScope.DEPARTMENT):
+        return qs.filter(**{f"{owner_field}_id": user.pk})
+    return qs.none()
+
+
+def users_in_scope(user) -> QuerySet:
+    """Users whose records this user may see (for owner pickers and filters)."""
+    from .models import User
+
+    qs = User.objects.all()
+    scope = getattr(user, "data_scope", None)
+    if scope == DataScope.ALL:
+        return qs
+    if scope == DataScope.DEPARTMENT and user.department_id:
+        return qs.filter(department_id__in=department_subtree_ids(user.department_id))
+    return qs.filter(pk=user.pk)

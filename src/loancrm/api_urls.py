@@ -1,0 +1,15 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from loancrm.accounts import api as accounts_api
+from loancrm.audit import api as audit_api
+from loancrm.customers import api as customers_api
+
+urlpatterns = [
+    path("auth/token/", accounts_api.ObtainToken.as_view(), name="api-token"),
+    path("me/", accounts_api.Me.as_view(), name="api-me"),
+    path("customers/", customers_api.CustomerList.as_view(), name="api-customer-list"),
+    path("customers/<int:pk>/", customers_api.CustomerDetail.as_view(), name="api-customer-detail"),
+    path("audit/", audit_api.AuditEntryList.as_view(), name="api-audit-list"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+]

@@ -1,0 +1,61 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Action(models.TextChoices):
+    LOGIN_SUCCESS = "login.success", _("登录成功")
+    LOGIN_FAILURE = "login.failure", _("登录失败")
+    LOGIN_LOCKED = "login.locked", _("账户锁定")
+    LOGOUT = "logout", _("退出登录")
+    OTP_ENROL = "otp.enrol", _("绑定双因素认证")
+    OTP_REMOVE = "otp.remove", _("解除双因素认证")
+    OTP_FAILURE = "otp.failure", _("双因素验证失败")
+    PERMISSION_DENIED = "permission.denied", _("权限拒绝")
+    PASSWORD_CHANGE = "password.change", _("修改密码")
+    PASSWORD_RESET = "password.reset", _("重置密码")
+    USER_CREATE = "user.create", _("新建用户")
+    USER_UPDATE = "user.update", _("修改用户")
+    USER_DEACTIVATE = "user.deactivate", _("停用用户")
+    USER_ACTIVATE = "user.activate", _("启用用户")
+    USER_UNLOCK = "user.unlock", _("解锁用户")
+    DEPARTMENT_CREATE = "department.create", _("新建部门")
+    DEPARTMENT_UPDATE = "department.update", _("修改部门")
+    ROLE_UPDATE = "role.update", _("修改角色")
+    CUSTOMER_CREATE = "customer.create", _("新建客户")
+    CUSTOMER_UPDATE = "customer.update", _("修改客户")
+    CUSTOMER_REVEAL = "reveal", _("查看完整信息")
+    TOKEN_CREATE = "token.create", _("签发 API 令牌")
+    DEMO_DATA = "demo.data", _("生成演示数据")
+
+
+class AuditEntry(models.Model):
+    """One thing someone did. Append-only: nothing in the product updates or deletes these rows."""
+
+    at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Kept as text too: a failed log-in names a user who may not exist.
+    actor_username = models.CharField(_("用户名"), max_length=150, blank=True, db_index=True)
+    ip = models.GenericIPAddressField(_("IP 地址"), null=True, blank=True)
+    action = models.CharField(_("操作"), max_length=50, choices=Action.choices, db_index=True)
+    object_type = models.CharField(_("对象类型"), max_length=50, blank=True, db_index=True)
+    object_id = models.CharField(_("对象 ID"), max_length=50, blank=True)
+    object_repr = models.CharField(_("对象"), max_length=200, blank=True)
+    changes = models.JSONField(_("变更"), default=dict, blank=True)
+    extra = models.JSONField(_("附加信息"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("审计日志")
+        verbose_name_plural = _("审计日志")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_username} {self.get_action_display()}"

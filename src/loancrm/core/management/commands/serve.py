@@ -1,0 +1,36 @@
+import os
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the production web server (gunicorn; static files by whitenoise)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("LOANCRM_WORKERS", "3")))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("LOANCRM_THREADS", "4")))
+
+    def handle(self, *args, host, port, workers, threads, **options):
+        from gunicorn.app.base import BaseApplication
+
+        from loancrm.wsgi import application
+
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+        class Server(BaseApplication):
+            def load_config(self):
+                self.cfg.set("bind", f"{host}:{port}")
+                self.cfg.set("workers", workers)
+                self.cfg.set("threads", threads)
+                self.cfg.set("worker_class", "gthread")
+                self.cfg.set("accesslog", "-")
+                self.cfg.set("timeout", 120)
+
+            def load(self):
+                return application
+
+        self.stdout.write(f"loancrm serving on http://{host}:{port}/")
+        Server().run()

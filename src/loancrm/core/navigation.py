@@ -1,0 +1,59 @@
+"""The main navigation. Sections not built yet show a page saying what is coming."""
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+from loancrm.accounts.permissions import Perm
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    label: str
+    url_name: str
+    perm: Perm | None = None
+    coming: str = ""
+
+
+SECTIONS = [
+    Section("workbench", _("工作台"), "core:workbench"),
+    Section("customers", _("客户"), "customers:list", Perm.CUSTOMER_VIEW),
+    Section(
+        "intake",
+        _("进件"),
+        "core:section_intake",
+        Perm.INTAKE_VIEW,
+        _("进件管理：标准进件表单与材料清单、初审/复审、OCR 识别、8 节点审批流程、会签与退回、我的待办。"),
+    ),
+    Section(
+        "loans",
+        _("贷款"),
+        "core:section_loans",
+        Perm.LOAN_VIEW,
+        _("贷款与还款计划：资金方与产品、等额本息/等额本金/先息后本/到期还本付息、还款登记、服务费跟踪。"),
+    ),
+    Section(
+        "postloan",
+        _("贷后"),
+        "core:section_postloan",
+        Perm.LOAN_VIEW,
+        _("贷后管理与催收：逾期账龄 M1/M2/M3+、催收任务与承诺还款、贷后回访。"),
+    ),
+    Section(
+        "rules",
+        _("规则"),
+        "core:section_rules",
+        Perm.RULES_MANAGE,
+        _("自动化规则：超时未跟进、审批停滞、生日关怀、还款提醒、贷后回访，站内信/短信/邮件/企业微信通知。"),
+    ),
+    Section(
+        "reports",
+        _("报表"),
+        "core:section_reports",
+        Perm.REPORTS_VIEW,
+        _("报表与看板：渠道分析、业务员业绩、审批环节耗时、产品与客户画像、逾期与催收、服务满意度。"),
+    ),
+    Section("settings", _("设置"), "core:settings"),
+]
+SECTIONS_BY_KEY = {s.key: s for s in SECTIONS}

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "core"
+urlpatterns = [
+    path("", views.workbench, name="workbench"),
+    path("settings/", views.settings_home, name="settings"),
+    path("intake/", views.section, {"key": "intake"}, name="section_intake"),
+    path("loans/", views.section, {"key": "loans"}, name="section_loans"),
+    path("post-loan/", views.section, {"key": "postloan"}, name="section_postloan"),
+    path("rules/", views.section, {"key": "rules"}, name="section_rules"),
+    path("reports/", views.section, {"key": "reports"}, name="section_reports"),
+]

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from loancrm.core import views as core_views
+
+urlpatterns = [
+    path("", include("loancrm.core.urls")),
+    path("", include("loancrm.accounts.urls")),
+    path("", include("loancrm.audit.urls")),
+    path("customers/", include("loancrm.customers.urls")),
+    path("api/v1/", include("loancrm.api_urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("django-admin/", admin.site.urls),
+    path("healthz", core_views.healthz, name="healthz"),
+]
+
+handler403 = "loancrm.core.errors.permission_denied"
+handler404 = "loancrm.core.errors.not_found"
