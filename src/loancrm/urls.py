@@ -16,3 +16,4 @@ urlpatterns = [
 
 handler403 = "loancrm.core.errors.permission_denied"
 handler404 = "loancrm.core.errors.not_found"
+handler500 = "loancrm.core.errors.server_error"

@@ -1,4 +1,5 @@
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -26,7 +27,8 @@ class ObtainToken(APIView):
         request=TokenRequestSerializer,
         responses={
             200: inline_serializer("TokenResponse", {"token": serializers.CharField()}),
-            400: inline_serializer("TokenError", {"non_field_errors": serializers.ListField()}),
+            401: inline_serializer("BadCredentials", {"detail": serializers.CharField()}),
+            403: inline_serializer("AccountLocked", {"detail": serializers.CharField()}),
         },
         auth=[],
     )
@@ -39,9 +41,14 @@ class ObtainToken(APIView):
             password=ser.validated_data["password"],
         )
         if user is None or not user.is_active:
+            # Wrong credentials are an authentication failure (401); a malformed request is a 400.
             return Response(
-                {"non_field_errors": [_("用户名或密码错误。")]}, status=status.HTTP_400_BAD_REQUEST
+                {"detail": _("用户名或密码错误。")},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": "Token"},
             )
+        # Tokens are a log-in too: same signal, so it is audited and last_login moves.
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         token, created = Token.objects.get_or_create(user=user)
         if created:
             audit_record(action=Action.TOKEN_CREATE, actor=user, obj=user)

@@ -1,4 +1,5 @@
 from django.utils.translation import gettext as _
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -7,6 +8,24 @@ class Pagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request):
+        # A wrong page_size is an error the caller should see, not something to ignore silently.
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
+            raise ValidationError(
+                {"page_size": [_("每页条数须为 1 到 %(max)s 的整数") % {"max": self.max_page_size}]}
+            )
+        return super().get_page_size(request)
+
+    def get_schema_operation_parameters(self, view):
+        params = super().get_schema_operation_parameters(view)
+        for p in params:
+            if p["name"] == self.page_size_query_param:
+                p["schema"].update({"minimum": 1, "maximum": self.max_page_size})
+            if p["name"] == self.page_query_param:
+                p["schema"].update({"minimum": 1})
+        return params
 
 
 def exception_handler(exc, context):

@@ -1,8 +1,12 @@
 from django.http import Http404
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
 
 from .models import Customer
-from .selectors import customer_get_for, customer_list
+from .selectors import SORTABLE, customer_get_for, customer_list
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -19,6 +23,16 @@ class CustomerSerializer(serializers.ModelSerializer):
         return obj.masked_phone
 
 
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            OpenApiParameter("search", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False),
+            OpenApiParameter(
+                "ordering", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False, enum=sorted(SORTABLE)
+            ),
+        ]
+    )
+)
 class CustomerList(generics.ListAPIView):
     """Customers the caller may see. `?search=` takes a name prefix or a full phone number."""
 
@@ -27,7 +41,10 @@ class CustomerList(generics.ListAPIView):
 
     def get_queryset(self):
         p = self.request.query_params
-        return customer_list(self.request.user, search=p.get("search", ""), ordering=p.get("ordering", "-id"))
+        ordering = p.get("ordering", "-id")
+        if ordering not in SORTABLE:
+            raise ValidationError({"ordering": [_("不支持的排序字段：%(value)s") % {"value": ordering}]})
+        return customer_list(self.request.user, search=p.get("search", ""), ordering=ordering)
 
 
 class CustomerDetail(generics.RetrieveAPIView):
