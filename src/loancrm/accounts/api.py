@@ -10,11 +10,12 @@ from rest_framework.views import APIView
 
 from loancrm.audit.models import Action
 from loancrm.audit.services import audit_record
+from loancrm.core.fields import TextField
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(label=_("用户名"))
-    password = serializers.CharField(label=_("密码"), style={"input_type": "password"}, trim_whitespace=False)
+    username = TextField(label=_("用户名"))
+    password = TextField(label=_("密码"), style={"input_type": "password"}, trim_whitespace=False)
 
 
 class ObtainToken(APIView):

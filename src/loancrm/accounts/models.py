@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models, transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .permissions import DataScope, Perm, RoleCode
@@ -78,7 +79,8 @@ class Role(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return self.name
+        # Built-in role names are in the translation catalogue; a name an admin typed is shown as typed.
+        return gettext(self.name)
 
     def has(self, perm: str) -> bool:
         # The admin role always holds every permission, so nobody can lock the system out of itself.

@@ -126,3 +126,23 @@ DEFAULT_ROLES: dict[str, tuple] = {
     ),
     RoleCode.AUDITOR: (_("审计"), DataScope.ALL, [*_READ_ALL, Perm.AUDIT_VIEW]),
 }
+
+
+def permission_matrix_markdown() -> str:
+    """The default matrix as a Markdown table (docs/permissions.md embeds it; a test keeps them equal)."""
+    codes = list(DEFAULT_ROLES)
+    scope_names = dict(DataScope.CHOICES)
+    head = "| 权限 | 代码 | " + " | ".join(str(DEFAULT_ROLES[c][0]) for c in codes) + " |"
+    sep = "|---|---|" + "---|" * len(codes)
+    scope = (
+        "| **数据范围** | `data_scope` | "
+        + " | ".join(str(scope_names[DEFAULT_ROLES[c][1]]) for c in codes)
+        + " |"
+    )
+    rows = [
+        f"| {PERM_LABELS[p]} | `{p.value}` | "
+        + " | ".join("✔" if p in DEFAULT_ROLES[c][2] else "" for c in codes)
+        + " |"
+        for p in Perm
+    ]
+    return "\n".join([head, sep, scope, *rows])

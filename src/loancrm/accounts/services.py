@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from loancrm.audit.models import Action
 from loancrm.audit.services import audit_record, diff, snapshot
@@ -57,7 +58,7 @@ def user_set_active(*, by: User, user: User, active: bool) -> User:
     """Deactivating keeps the user's customers where they are; they can be handed over later."""
     require_perm(by, Perm.USERS_MANAGE)
     if user.pk == by.pk and not active:
-        raise ValueError("不能停用自己的账户")
+        raise ValueError(_("不能停用自己的账户"))
     with transaction.atomic():
         user.is_active = active
         user.save(update_fields=["is_active"])
@@ -114,7 +115,7 @@ def department_update(*, by: User, department: Department, data: dict[str, Any])
     require_perm(by, Perm.DEPARTMENTS_MANAGE)
     parent = data.get("parent")
     if parent is not None and parent.path.startswith(department.path):
-        raise ValueError("上级部门不能是本部门或其下级部门")
+        raise ValueError(_("上级部门不能是本部门或其下级部门"))
     with transaction.atomic():
         before = snapshot(department, DEPARTMENT_FIELDS)
         for field, value in data.items():

@@ -1,7 +1,7 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class AuditConfig(AppConfig):
     name = "loancrm.audit"
-    verbose_name = _("审计")
+    verbose_name = pgettext_lazy("app name", "审计")

@@ -18,6 +18,12 @@ class Pagination(PageNumberPagination):
             )
         return super().get_page_size(request)
 
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and not (raw.isdigit() and int(raw) >= 1):
+            raise ValidationError({"page": [_("页码须为正整数")]})
+        return super().get_page_number(request, paginator)
+
     def get_schema_operation_parameters(self, view):
         params = super().get_schema_operation_parameters(view)
         for p in params:

@@ -26,7 +26,13 @@ class CustomerSerializer(serializers.ModelSerializer):
 @extend_schema_view(
     get=extend_schema(
         parameters=[
-            OpenApiParameter("search", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False),
+            OpenApiParameter(
+                "search",
+                {"type": "string", "pattern": "^[^\\u0000]*$"},
+                OpenApiParameter.QUERY,
+                required=False,
+                description="姓名前缀、客户完整手机号",
+            ),
             OpenApiParameter(
                 "ordering", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False, enum=sorted(SORTABLE)
             ),
@@ -44,7 +50,10 @@ class CustomerList(generics.ListAPIView):
         ordering = p.get("ordering", "-id")
         if ordering not in SORTABLE:
             raise ValidationError({"ordering": [_("不支持的排序字段：%(value)s") % {"value": ordering}]})
-        return customer_list(self.request.user, search=p.get("search", ""), ordering=ordering)
+        search = p.get("search", "")
+        if "\x00" in search:
+            raise ValidationError({"search": [_("搜索内容含有非法字符")]})
+        return customer_list(self.request.user, search=search, ordering=ordering)
 
 
 class CustomerDetail(generics.RetrieveAPIView):

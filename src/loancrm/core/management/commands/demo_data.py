@@ -42,4 +42,4 @@ class Command(BaseCommand):
         self.stdout.write(f"演示账户（密码均为 {password}）：")
         for username, full_name, _role, dept in USERS:
             u = users[username]
-            self.stdout.write(f"  {username:<10} {u.role.name:<4} {full_name}  {dept}")
+            self.stdout.write(f"  {username:<10} {u.role!s:<4} {full_name}  {dept}")

@@ -1,0 +1,94 @@
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from loancrm.conftest import login
+from loancrm.customers.models import Customer
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_checks_the_database(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.json()["database"] == "ok"
+
+
+def test_anonymous_is_sent_to_login(client):
+    resp = client.get("/")
+    assert resp.status_code == 302 and resp.url.startswith("/accounts/login/")
+
+
+def test_navigation_follows_permissions(client, users):
+    login(client, users["sales1"])
+    labels = [str(i["label"]) for i in client.get("/").context["nav_items"]]
+    assert labels == ["工作台", "客户", "进件", "贷款", "贷后", "设置"]
+    login(client, users["admin"])
+    labels = [str(i["label"]) for i in client.get("/").context["nav_items"]]
+    assert labels == ["工作台", "客户", "进件", "贷款", "贷后", "规则", "报表", "设置"]
+
+
+@pytest.mark.parametrize("path", ["/intake/", "/loans/", "/post-loan/", "/rules/", "/reports/"])
+def test_empty_sections_say_what_is_coming(client, users, path):
+    login(client, users["admin"])
+    resp = client.get(path)
+    assert resp.status_code == 200
+    assert "即将提供" in resp.content.decode()
+
+
+def test_workbench_shows_own_numbers(client, users, customers):
+    login(client, users["sales1"])
+    stats = client.get("/").context["stats"]
+    assert stats["own"]["total"] == Customer.objects.filter(owner=users["sales1"]).count()
+    assert stats["team"] is None
+    login(client, users["manager1"])
+    stats = client.get("/").context["stats"]
+    assert stats["team"]["total"] == Customer.objects.filter(owner__username__in=["sales1", "sales2"]).count()
+
+
+def test_customer_create_and_edit_through_pages(client, users):
+    login(client, users["sales1"])
+    resp = client.post(
+        reverse("customers:create"), {"name": "海东", "phone": "13709510000", "current_address": ""}
+    )
+    assert resp.status_code == 302
+    c = Customer.objects.get(name="海东")
+    assert c.owner == users["sales1"] and c.department.name == "银川一部"
+    resp = client.post(reverse("customers:edit", args=[c.pk]), {"name": "海东东", "phone": "13709510000"})
+    assert resp.status_code == 302
+    c.refresh_from_db()
+    assert c.name == "海东东"
+
+
+def test_customer_list_sorts_and_paginates(client, users, customers):
+    login(client, users["admin"])
+    resp = client.get(reverse("customers:list"), {"sort": "name"})
+    names = [c.name for c in resp.context["page"]]
+    assert names == sorted(names) and len(names) == 20
+    assert resp.context["page"].paginator.num_pages == 3
+    # htmx asks for the table only.
+    part = client.get(reverse("customers:list"), {"page": 2}, HTTP_HX_REQUEST="true")
+    assert b'<nav class="navbar' not in part.content and b"customer-table" in part.content
+
+
+def test_demo_data_is_idempotent_and_deterministic(db, capsys):
+    call_command("demo_data", customers=30, seed=5, password="Demo#pass2026")
+    first = list(Customer.objects.order_by("id").values_list("name", "phone", "owner__username"))
+    call_command("demo_data", customers=30, seed=5, password="Demo#pass2026")
+    assert Customer.objects.count() == 30
+    out = capsys.readouterr().out
+    assert "sales1" in out and "auditor1" in out
+    Customer.objects.all().delete()
+    call_command("demo_data", customers=30, seed=5, password="Demo#pass2026")
+    again = list(Customer.objects.order_by("id").values_list("name", "phone", "owner__username"))
+    assert again == first
+    phones = [p for _, p, _ in first]
+    assert len(set(phones)) == 30 and all(len(p) == 11 and p[0] == "1" for p in phones)
+
+
+def test_createadmin(db):
+    from loancrm.accounts.models import User
+
+    call_command("createadmin", username="boss", password="Boss#2026pw")
+    boss = User.objects.get(username="boss")
+    assert boss.role.code == "admin" and boss.is_superuser and boss.department is not None
