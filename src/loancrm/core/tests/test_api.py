@@ -100,9 +100,19 @@ def test_schema_is_valid_openapi(client):
 
 @pytest.fixture
 def api_schema(db, users, customers):
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
     from loancrm.wsgi import application
 
-    return schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
+    # As Django's test client does: requests must not close the test transaction's connection.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
