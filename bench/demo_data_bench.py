@@ -36,10 +36,9 @@ def baseline(n: int) -> float:
     django.setup()
     from datetime import UTC, datetime
 
+    from loancrm.accounts.models import User
     from loancrm.core.demo import ningxia
     from loancrm.core.demo.customers import _rows
-
-    from loancrm.accounts.models import User
 
     owners = [User(pk=i, department_id=1) for i in (1, 2, 3)]
     t0 = time.perf_counter()
@@ -64,7 +63,9 @@ def main() -> None:
 
     targets = [("sqlite", None)]
     if args.postgres or os.environ.get("DATABASE_URL"):
-        targets.append(("postgresql", os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loancrm_bench")))
+        targets.append(
+            ("postgresql", os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loancrm_bench"))
+        )
 
     base = baseline(n)
     print(f"baseline  generate+executemany  rows={n:,}  seconds={base:.2f}  rows/s={n / base:,.0f}")

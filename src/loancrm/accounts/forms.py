@@ -8,6 +8,8 @@ from loancrm.core.forms import StyledFormMixin
 from .models import Department, Role, User
 from .permissions import PERM_LABELS, Perm
 
+PASSWORD_RULES = _("至少 8 位，不能全是数字，不能是常见密码，也不能与用户名、姓名过于相似。")
+
 
 class LoginForm(AuthenticationForm):
     error_messages = {
@@ -48,6 +50,7 @@ class SetPasswordForm(StyledFormMixin, forms.Form):
     def __init__(self, *args, user=None, **kwargs):
         self.user = user
         super().__init__(*args, **kwargs)
+        self.fields["password1"].help_text = PASSWORD_RULES
 
     def clean_password2(self):
         p1, p2 = self.cleaned_data.get("password1"), self.cleaned_data.get("password2")
@@ -75,6 +78,7 @@ class UserForm(StyledFormMixin, forms.ModelForm):
     class Meta:
         model = User
         fields = ["username", "full_name", "phone", "email", "department", "role"]
+        help_texts = {"username": _("登录用，字母、数字或 @ . + - _，最长 150 位。")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -85,7 +89,9 @@ class UserForm(StyledFormMixin, forms.ModelForm):
 
 class UserCreateForm(UserForm):
     password1 = forms.CharField(
-        label=_("初始密码"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("初始密码"),
+        help_text=PASSWORD_RULES,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password2 = forms.CharField(
         label=_("确认密码"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})

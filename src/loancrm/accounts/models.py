@@ -27,7 +27,8 @@ class Department(models.Model):
     region = models.CharField(
         _("地区"), max_length=50, blank=True, help_text=_("如 银川、石嘴山、吴忠、固原、中卫")
     )
-    # Materialised path "/1/4/9/" so a subtree is one indexed prefix query.
+    # Materialised path "/000001/000004/000009/": a subtree is one prefix query, and the
+    # zero-padded ids make ordering by path a depth-first walk of the tree.
     path = models.CharField(max_length=255, db_index=True, editable=False, default="")
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
@@ -44,7 +45,7 @@ class Department(models.Model):
         with transaction.atomic():
             super().save(*args, **kwargs)
             old_path = self.path
-            new_path = f"{self.parent.path if self.parent_id else '/'}{self.pk}/"
+            new_path = f"{self.parent.path if self.parent_id else '/'}{self.pk:06d}/"
             if new_path != old_path:
                 Department.objects.filter(pk=self.pk).update(path=new_path)
                 if old_path:

@@ -1,3 +1,4 @@
+import textwrap
 from base64 import b32encode
 from io import BytesIO
 
@@ -114,7 +115,7 @@ def otp_enrol(request):
         {
             "form": form,
             "qr_svg": _qr_svg(device.config_url),
-            "secret": b32encode(device.bin_key).decode(),
+            "secret_grouped": " ".join(textwrap.wrap(b32encode(device.bin_key).decode(), 4)),
             "required": bool(user.role_id and user.role.require_2fa),
             "has_confirmed": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
         },

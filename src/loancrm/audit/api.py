@@ -10,6 +10,7 @@ from loancrm.accounts.access import record_denial
 from loancrm.accounts.permissions import Perm
 
 from .forms import AuditFilterForm
+from .labels import object_type_choices
 from .models import Action, AuditEntry
 from .selectors import audit_entries_filtered
 
@@ -46,7 +47,7 @@ def _q(name: str, kind=OpenApiTypes.STR, **kw) -> OpenApiParameter:
         parameters=[
             _q("actor", _NONEMPTY, description="username"),
             _q("action", enum=[a.value for a in Action]),
-            _q("object_type", _NONEMPTY),
+            _q("object_type", enum=[code for code, _label in object_type_choices()]),
             _q("object_id", _NONEMPTY),
             _q("ip", {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}),
             _q("date_from", OpenApiTypes.DATE),

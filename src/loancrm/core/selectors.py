@@ -18,11 +18,16 @@ def workbench_stats(user) -> dict:
         month=Count("id", filter=Q(created_at__gte=month_start)),
         week=Count("id", filter=Q(created_at__gte=week_start)),
     )
-    stats = {"own": own, "recent": list(visible.filter(owner=user).order_by("-id")[:8]), "team": None}
+    stats = {"own": own, "team": None, "scope": user.data_scope, "recent_is_own": True}
+    stats["recent"] = list(visible.filter(owner=user).order_by("-id")[:8])
     if user.data_scope in (DataScope.DEPARTMENT, DataScope.ALL):
         stats["team"] = visible.aggregate(
             total=Count("id"), month=Count("id", filter=Q(created_at__gte=month_start))
         )
+        if not stats["recent"]:
+            # A manager or back-office user owns few customers: show what is new in their scope instead.
+            stats["recent"] = list(visible.order_by("-id")[:8])
+            stats["recent_is_own"] = False
         stats["team_top"] = list(
             visible.filter(created_at__gte=month_start)
             .values("owner__username", "owner__full_name")

@@ -40,7 +40,7 @@ class Customer(models.Model):
     )
     # A default rather than auto_now_add so that imports and demo data can keep their original dates.
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False, db_index=True)
-    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    updated_at = models.DateTimeField(_("更新时间"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("客户")
@@ -54,6 +54,11 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        # Set here rather than auto_now, so that bulk loads (demo data, imports) can keep original times.
+        self.updated_at = timezone.now()
+        super().save(*args, **kwargs)
 
     @property
     def masked_phone(self) -> str:

@@ -74,15 +74,16 @@ class CustomerEditView(PermRequiredMixin, View):
 
     def get(self, request, customer_id: int):
         customer = customer_get_for(request.user, customer_id)
-        return render(
-            request, "customers/form.html", {"form": CustomerForm(instance=customer), "customer": customer}
-        )
+        form = CustomerForm(instance=customer, can_reveal=request.user.has_perm_code(Perm.CUSTOMER_REVEAL))
+        return render(request, "customers/form.html", {"form": form, "customer": customer})
 
     def post(self, request, customer_id: int):
         customer = customer_get_for(request.user, customer_id)
-        form = CustomerForm(request.POST)
+        can_reveal = request.user.has_perm_code(Perm.CUSTOMER_REVEAL)
+        form = CustomerForm(request.POST, instance=customer, can_reveal=can_reveal)
         if not form.is_valid():
             return render(request, "customers/form.html", {"form": form, "customer": customer})
+        customer.refresh_from_db()  # the form wrote onto the instance; the service diffs against the stored row
         services.customer_update(by=request.user, customer=customer, **form.cleaned_data)
         messages.success(request, _("已保存。"))
         return redirect("customers:detail", customer_id=customer.pk)

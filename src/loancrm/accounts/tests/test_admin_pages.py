@@ -117,7 +117,7 @@ def test_department_tree_and_move(client, users):
     )
     assert resp.status_code == 302
     team = Department.objects.get(name="银川三部")
-    assert team.path == f"{branch.path}{team.pk}/"
+    assert team.path == f"{branch.path}{team.pk:06d}/"
     assert team.pk in branch.subtree_ids()
     # Move 银川分公司 under 石嘴山分公司: its whole subtree follows.
     other = Department.objects.get(name="石嘴山分公司")

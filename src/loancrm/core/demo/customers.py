@@ -17,12 +17,14 @@ BATCH = 5000
 
 
 def _rows(start: int, stop: int, seed: int, owners: list[User], now) -> Iterator[Customer]:
+    # Spread over the past year, in id order, so newest-first lists read naturally.
+    step = timedelta(days=365) / max(stop, 1)
     for i in range(start, stop):
         # One generator per row, seeded by (seed, i): row i is the same whatever was created before it.
         rng = random.Random(seed * 10_000_019 + i)
         owner = rng.choices(owners, weights=SALES_WEIGHTS)[0]
         city = "银川" if rng.random() < 0.7 else None
-        created = now - timedelta(days=rng.random() * 365, minutes=rng.randint(0, 600))
+        created = now - step * (stop - i) + timedelta(seconds=rng.randint(0, 59))
         yield Customer(
             name=ningxia.person_name(rng),
             phone=ningxia.mobile(i, seed),
