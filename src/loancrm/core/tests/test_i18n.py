@@ -90,6 +90,8 @@ def test_mo_is_compiled_from_the_po():
             one = catalog.ngettext(entry["msgid"], entry["msgid_plural"], 1)
             many = catalog.ngettext(entry["msgid"], entry["msgid_plural"], 2)
             assert (one, many) == (entry["msgstr[0]"], entry["msgstr[1]"]), "django.mo is stale"
+        elif "msgctxt" in entry:
+            assert catalog.pgettext(entry["msgctxt"], entry["msgid"]) == entry["msgstr"], "django.mo is stale"
         else:
             assert catalog.gettext(entry["msgid"]) == entry["msgstr"], "django.mo is stale"
     assert catalog.gettext("工作台") == "Workbench"

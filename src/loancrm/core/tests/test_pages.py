@@ -92,3 +92,19 @@ def test_createadmin(db):
     call_command("createadmin", username="boss", password="Boss#2026pw")
     boss = User.objects.get(username="boss")
     assert boss.role.code == "admin" and boss.is_superuser and boss.department is not None
+
+
+def test_edit_form_never_shows_full_phone_without_reveal(client, users, customers):
+    own = Customer.objects.filter(owner=users["sales1"]).first()
+    original_phone = own.phone
+    login(client, users["sales1"])
+    page = client.get(reverse("customers:edit", args=[own.pk])).content.decode()
+    assert own.phone not in page and own.masked_phone in page
+    # Leaving it blank keeps the stored number.
+    resp = client.post(reverse("customers:edit", args=[own.pk]), {"name": own.name, "phone": ""})
+    assert resp.status_code == 302
+    own.refresh_from_db()
+    assert own.phone == original_phone
+    # A manager, who may reveal, edits the real value.
+    login(client, users["manager1"])
+    assert own.phone in client.get(reverse("customers:edit", args=[own.pk])).content.decode()

@@ -16,9 +16,9 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, workers, threads, **options):
         from gunicorn.app.base import BaseApplication
 
-        from loancrm.wsgi import application
-
+        # Collect first: WhiteNoise indexes STATIC_ROOT when the WSGI app is built.
         call_command("collectstatic", interactive=False, verbosity=0)
+        from loancrm.wsgi import application
 
         class Server(BaseApplication):
             def load_config(self):
