@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 import dj_database_url
@@ -19,10 +20,19 @@ def _secret_from_env_or_file(env_name: str, filename: str, nbytes: int = 50) -> 
         return value
     path = DATA_DIR / filename
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(nbytes))
-    return path.read_text().strip()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(nbytes))
+    for _attempt in range(50):  # the other process may still be writing
+        value = path.read_text().strip()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise RuntimeError(f"{path} is empty")
 
 
 SECRET_KEY = _secret_from_env_or_file("LOANCRM_SECRET_KEY", "secret_key")

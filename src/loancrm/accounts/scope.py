@@ -6,7 +6,7 @@ outside it is simply not in the queryset, so asking for it answers 404.
 
 from typing import TypeVar
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 
 from .models import Department
 from .permissions import DataScope
@@ -28,8 +28,12 @@ def scope_queryset(
     if scope == DataScope.ALL:
         return qs
     if scope == DataScope.DEPARTMENT and user.department_id:
+        # Department only (no "OR owner = me"): an OR defeats the (department, id) index at scale,
+        # and a record's department follows its owner's, so the manager's own records are inside.
         ids = department_subtree_ids(user.department_id)
-        return qs.filter(Q(**{f"{department_field}_id__in": ids}) | Q(**{f"{owner_field}_id": user.pk}))
+        if len(ids) == 1:
+            return qs.filter(**{f"{department_field}_id": ids[0]})
+        return qs.filter(**{f"{department_field}_id__in": ids})
     if scope in (DataScope.OWN, DataScope.DEPARTMENT):
         return qs.filter(**{f"{owner_field}_id": user.pk})
     return qs.none()

@@ -1,4 +1,4 @@
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
 from loancrm.accounts.permissions import Perm
@@ -23,9 +23,10 @@ def customer_list(
     if search:
         digits = search.replace(" ", "").replace("-", "")
         if digits.isdigit() and len(digits) >= 7:
-            qs = qs.filter(Q(phone=digits) | Q(name__startswith=search))
+            qs = qs.filter(phone=digits)
         else:
-            qs = qs.filter(name__startswith=search)
+            # A range rather than LIKE 'x%': SQLite's LIKE is case-insensitive and cannot use the index.
+            qs = qs.filter(name__gte=search, name__lt=search + "\U0010ffff")
     if owner_id:
         qs = qs.filter(owner_id=owner_id)
     return qs.order_by(ordering if ordering in SORTABLE else "-id")

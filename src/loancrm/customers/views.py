@@ -4,7 +4,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
-from loancrm.accounts.permissions import Perm
+from loancrm.accounts.permissions import Perm, RoleCode
 from loancrm.accounts.scope import users_in_scope
 from loancrm.core.mixins import PermRequiredMixin
 
@@ -34,8 +34,7 @@ class CustomerListView(PermRequiredMixin, View):
             "owner": owner or "",
             "sort": g.get("sort", "-id"),
             "owners": users_in_scope(request.user)
-            .filter(customers__isnull=False)
-            .distinct()
+            .filter(role__code__in=[RoleCode.SALESPERSON, RoleCode.MANAGER])
             .order_by("username")
             if request.user.data_scope != "own"
             else [],

@@ -4,7 +4,7 @@ import random
 from collections.abc import Iterator
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from loancrm.accounts.models import User
@@ -51,4 +51,8 @@ def ensure_customers(count: int, seed: int, progress=None) -> int:
         created += stop - start
         if progress:
             progress(existing + created, count)
+    if created:
+        # Fresh planner statistics: without them SQLite picks poor indexes for scoped lists.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     return created
