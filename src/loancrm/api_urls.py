@@ -10,6 +10,7 @@ urlpatterns = [
     path("me/", accounts_api.Me.as_view(), name="api-me"),
     path("customers/", customers_api.CustomerList.as_view(), name="api-customer-list"),
     path("customers/<int:pk>/", customers_api.CustomerDetail.as_view(), name="api-customer-detail"),
+    path("customers/<int:pk>/reveal/", customers_api.CustomerReveal.as_view(), name="api-customer-reveal"),
     path("audit/", audit_api.AuditEntryList.as_view(), name="api-audit-list"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

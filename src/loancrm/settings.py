@@ -60,9 +60,11 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "axes",
     "huey.contrib.djhuey",
+    "simple_history",
     "loancrm.core",
     "loancrm.accounts",
     "loancrm.audit",
+    "loancrm.dictionaries",
     "loancrm.customers",
 ]
 

@@ -30,6 +30,7 @@ class Perm(StrEnum):
     DEPARTMENTS_MANAGE = "departments.manage"
     ROLES_MANAGE = "roles.manage"
     AUDIT_VIEW = "audit.view"
+    SETTINGS_MANAGE = "settings.manage"
 
 
 PERM_LABELS = {
@@ -54,6 +55,7 @@ PERM_LABELS = {
     Perm.DEPARTMENTS_MANAGE: _("管理部门"),
     Perm.ROLES_MANAGE: _("管理角色"),
     Perm.AUDIT_VIEW: _("查看审计日志"),
+    Perm.SETTINGS_MANAGE: _("管理数据字典与系统设置"),
 }
 
 

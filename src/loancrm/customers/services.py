@@ -1,51 +1,498 @@
-from django.db import transaction
+"""Every write to customers: permission check, one transaction, audit entry (and a history version)."""
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loancrm.accounts.access import require_perm
 from loancrm.accounts.models import User
 from loancrm.accounts.permissions import Perm
+from loancrm.accounts.scope import users_in_scope
 from loancrm.audit.models import Action
-from loancrm.audit.services import audit_record, diff, snapshot
+from loancrm.audit.services import audit_record
+from loancrm.core.crypto import blind_index
 
-from .models import Customer
+from . import numbers
+from .cleaning import clean_customer_data
+from .fields import SENSITIVE, editable_fields
+from .models import (
+    Attachment,
+    Customer,
+    CustomerTransfer,
+    DataSource,
+    FollowUp,
+    RelatedPerson,
+    Tag,
+)
 
-AUDITED_FIELDS = ["name", "phone", "current_address", "owner", "department"]
+AUDIT_MASK = "***"
+
+
+class DuplicateCustomer(ValidationError):
+    """撞单: the same ID number, USCC or phone already belongs to a customer."""
+
+    def __init__(self, message: str, *, field: str, existing: Customer):
+        super().__init__({field: [message]})
+        self.existing = existing
+        self.field = field
+
+
+class StaleEdit(ValidationError):
+    """Someone saved the customer after this form was opened; nothing was overwritten."""
+
+
+def _audit_changes(before: dict, after: dict) -> dict:
+    """Changed fields, with sensitive values never written into the audit log in clear."""
+    out = {}
+    for key in after:
+        if before.get(key) != after.get(key):
+            if key in SENSITIVE:
+                out[key] = [AUDIT_MASK if before.get(key) else "", AUDIT_MASK if after.get(key) else ""]
+            else:
+                b, a = before.get(key), after.get(key)
+                out[key] = [None if b is None else str(b), None if a is None else str(a)]
+    return out
+
+
+def _values(customer: Customer) -> dict:
+    return {f: getattr(customer, f) for f in editable_fields()}
+
+
+def duplicates_for(data: dict, *, exclude_pk: int | None = None) -> list[tuple[str, Customer]]:
+    """(field, existing customer) for each identifier that is already taken."""
+    checks = []
+    if data.get("id_number"):
+        checks.append(("id_number", Q(id_number_bidx=blind_index(data["id_number"]))))
+    if data.get("uscc"):
+        checks.append(("uscc", Q(uscc=data["uscc"])))
+    if data.get("phone"):
+        checks.append(("phone", Q(phone_bidx=blind_index(data["phone"]))))
+    found = []
+    for field, q in checks:
+        qs = Customer.objects.filter(q).select_related("owner")
+        if exclude_pk:
+            qs = qs.exclude(pk=exclude_pk)
+        existing = qs.first()
+        if existing:
+            found.append((field, existing))
+    return found
+
+
+def _raise_if_duplicate(by: User, data: dict, *, exclude_pk: int | None = None) -> None:
+    from .selectors import customers_visible_to
+
+    for field, existing in duplicates_for(data, exclude_pk=exclude_pk):
+        label = {"id_number": _("证件号码"), "uscc": _("统一社会信用代码"), "phone": _("手机号码")}[field]
+        if customers_visible_to(by).filter(pk=existing.pk).exists():
+            who = existing.owner.display_name if existing.owner else _("公海")
+            message = _("该%(label)s已属于客户 %(name)s（%(no)s），由 %(who)s 跟进，不能重复录入。") % {
+                "label": label,
+                "name": existing.name,
+                "no": existing.customer_no,
+                "who": who,
+            }
+        else:
+            message = _(
+                "撞单：该%(label)s对应的客户已由其他业务员跟进，不能重复录入。如有疑问请联系主管。"
+            ) % {"label": label}
+        audit_record(
+            action=Action.CUSTOMER_DUPLICATE,
+            actor=by,
+            obj=existing,
+            extra={"field": field, "attempt": "create"},
+        )
+        raise DuplicateCustomer(message, field=field, existing=existing)
+
+
+def _apply(customer: Customer, data: dict) -> None:
+    for name in editable_fields():
+        if name in data:
+            setattr(customer, name, data[name] if data[name] is not None or name not in _NOT_NULL else "")
+    if "unmapped_values" in data:
+        customer.unmapped_values = data["unmapped_values"]
+    customer.phone_bidx = blind_index(customer.phone)
+    customer.id_number_bidx = blind_index(customer.id_number) if customer.id_number else ""
+
+
+_NOT_NULL = {
+    f.name
+    for f in Customer._meta.fields
+    if not f.null and f.get_internal_type() in ("CharField", "TextField")
+}
 
 
 def customer_create(
-    *, by: User, name: str, phone: str = "", current_address: str = "", owner: User | None = None
+    *,
+    by: User,
+    data: dict[str, Any],
+    owner: User | None = None,
+    source: str = DataSource.MANUAL,
+    unknown_dictionary_values: str = "error",
 ) -> Customer:
     require_perm(by, Perm.CUSTOMER_CREATE)
+    cleaned = clean_customer_data(data, unknown_dictionary_values=unknown_dictionary_values)
+    _raise_if_duplicate(by, cleaned)
     owner = owner or by
-    with transaction.atomic():
-        customer = Customer.objects.create(
-            name=name,
-            phone=phone,
-            current_address=current_address,
-            owner=owner,
-            department_id=owner.department_id,
-            created_by=by,
-        )
-        audit_record(
-            action=Action.CUSTOMER_CREATE,
-            actor=by,
-            obj=customer,
-            changes=diff({}, snapshot(customer, AUDITED_FIELDS)),
-        )
+    if owner.pk != by.pk and not users_in_scope(by).filter(pk=owner.pk).exists():
+        raise ValidationError({"owner": [_("只能把客户分配给自己范围内的业务员")]})
+    customer = Customer(
+        owner=owner, department_id=owner.department_id or by.department_id, created_by=by, updated_by=by
+    )
+    customer.data_source = source
+    _apply(customer, cleaned)
+    try:
+        with transaction.atomic():
+            customer.customer_no = numbers.next_customer_no()
+            customer._history_user = by
+            customer.save()
+            audit_record(
+                action=Action.CUSTOMER_CREATE,
+                actor=by,
+                obj=customer,
+                changes=_audit_changes({}, _values(customer)),
+                extra={"source": source},
+            )
+    except IntegrityError:
+        # Two people entered the same customer at the same moment: the database kept one.
+        _raise_if_duplicate(by, cleaned)
+        raise
     return customer
 
 
 def customer_update(
-    *, by: User, customer: Customer, name: str, phone: str = "", current_address: str = ""
+    *, by: User, customer: Customer, data: dict[str, Any], expected_version: int | None
 ) -> Customer:
+    """Update; refuses (StaleEdit) when the record changed since `expected_version` was read."""
+    require_perm(by, Perm.CUSTOMER_EDIT)
+    cleaned = clean_customer_data(data, instance=customer)
+    _raise_if_duplicate(by, cleaned, exclude_pk=customer.pk)
+    with transaction.atomic():
+        current = Customer.objects.select_for_update().get(pk=customer.pk)
+        if expected_version is not None and current.version != expected_version:
+            who = current.updated_by.display_name if current.updated_by else _("其他人")
+            raise StaleEdit(
+                _(
+                    "保存失败：%(who)s 在 %(when)s 修改了该客户。您填写的内容仍保留在下方，请核对最新信息后再保存。"
+                )
+                % {"who": who, "when": timezone.localtime(current.updated_at).strftime("%Y-%m-%d %H:%M:%S")}
+            )
+        before = _values(current)
+        _apply(current, cleaned)
+        current.version += 1
+        current.updated_by = by
+        current._history_user = by
+        current.save()
+        changes = _audit_changes(before, _values(current))
+        audit_record(action=Action.CUSTOMER_UPDATE, actor=by, obj=current, changes=changes)
+    customer.refresh_from_db()
+    return customer
+
+
+def customer_reveal(*, by: User, customer: Customer, fields: Iterable[str] = SENSITIVE) -> dict[str, str]:
+    """The unmasked sensitive values, for roles that may see them; every reveal is audited."""
+    require_perm(by, Perm.CUSTOMER_REVEAL)
+    fields = [f for f in fields if f in SENSITIVE]
+    with transaction.atomic():
+        audit_record(action=Action.CUSTOMER_REVEAL, actor=by, obj=customer, extra={"fields": fields})
+    return {f: getattr(customer, f) for f in fields}
+
+
+def customers_assign(
+    *,
+    by: User,
+    customers: Iterable[Customer],
+    to_owner: User | None,
+    reason: str,
+    action=Action.CUSTOMER_ASSIGN,
+) -> uuid.UUID:
+    """Move customers to another salesperson (or to the pool when to_owner is None), recording a batch."""
+    require_perm(by, Perm.CUSTOMER_ASSIGN)
+    if to_owner is not None and (
+        not to_owner.is_active or not users_in_scope(by).filter(pk=to_owner.pk).exists()
+    ):
+        raise ValidationError({"to_owner": [_("只能转给自己范围内在职的业务员")]})
+    if not reason.strip():
+        raise ValidationError({"reason": [_("请填写转移原因")]})
+    batch = uuid.uuid4()
+    now = timezone.now()
+    with transaction.atomic():
+        moved = 0
+        for customer in customers:
+            old_owner_id = customer.owner_id
+            if old_owner_id == (to_owner.pk if to_owner else None):
+                continue
+            customer.owner = to_owner
+            if to_owner is not None:
+                customer.department_id = to_owner.department_id
+                customer.pooled_at = None
+            else:
+                customer.pooled_at = now
+            customer.version += 1
+            customer.updated_by = by
+            customer._history_user = by
+            customer._change_reason = reason
+            customer.save(
+                update_fields=["owner", "department", "pooled_at", "version", "updated_by", "updated_at"]
+            )
+            CustomerTransfer.objects.create(
+                batch=batch,
+                customer=customer,
+                from_owner_id=old_owner_id,
+                to_owner=to_owner,
+                reason=reason,
+                by=by,
+                at=now,
+            )
+            moved += 1
+        audit_record(
+            action=action,
+            actor=by,
+            obj=to_owner,
+            extra={"batch": str(batch), "count": moved, "reason": reason},
+        )
+    return batch
+
+
+def customers_tag(
+    *, by: User, customers: Iterable[Customer], tag_names: list[str], remove: bool = False
+) -> int:
+    require_perm(by, Perm.CUSTOMER_EDIT)
+    names = [n.strip() for n in tag_names if n.strip()]
+    if not names:
+        raise ValidationError({"tags": [_("请填写标签")]})
+    with transaction.atomic():
+        tags = [Tag.objects.get_or_create(name=n[:30])[0] for n in names]
+        count = 0
+        for customer in customers:
+            (customer.tags.remove if remove else customer.tags.add)(*tags)
+            count += 1
+        audit_record(
+            action=Action.CUSTOMER_TAG, actor=by, extra={"tags": names, "count": count, "remove": remove}
+        )
+    return count
+
+
+def customer_claim(*, by: User, customer: Customer) -> Customer:
+    """A salesperson takes a pool customer of their own department."""
+    require_perm(by, Perm.CUSTOMER_EDIT)
+    from .selectors import pool_customers_for
+
+    with transaction.atomic():
+        current = pool_customers_for(by).select_for_update().filter(pk=customer.pk).first()
+        if current is None:
+            raise ValidationError(_("该客户已被他人认领或不在您部门的公海中"))
+        current.owner = by
+        current.department_id = by.department_id
+        current.pooled_at = None
+        current.version += 1
+        current.updated_by = by
+        current._history_user = by
+        current.save(
+            update_fields=["owner", "department", "pooled_at", "version", "updated_by", "updated_at"]
+        )
+        CustomerTransfer.objects.create(
+            batch=uuid.uuid4(),
+            customer=current,
+            from_owner=None,
+            to_owner=by,
+            reason=_("认领公海客户"),
+            by=by,
+        )
+        audit_record(action=Action.CUSTOMER_CLAIM, actor=by, obj=current)
+    return current
+
+
+def follow_up_create(*, by: User, customer: Customer, data: dict[str, Any]) -> FollowUp:
     require_perm(by, Perm.CUSTOMER_EDIT)
     with transaction.atomic():
-        before = snapshot(customer, AUDITED_FIELDS)
-        customer.name, customer.phone, customer.current_address = name, phone, current_address
-        customer.save(update_fields=["name", "phone", "current_address", "updated_at"])
+        follow = FollowUp.objects.create(customer=customer, by=by, **data)
+        fields = ["last_follow_up_at", "next_follow_up_at", "updated_at"]
+        customer.last_follow_up_at = max(filter(None, [customer.last_follow_up_at, follow.at]))
+        customer.next_follow_up_at = follow.next_follow_up_at
+        if follow.stage and follow.stage != customer.stage:
+            customer.stage = follow.stage
+            fields.append("stage")
+        customer.save(update_fields=fields)
         audit_record(
-            action=Action.CUSTOMER_UPDATE,
+            action=Action.FOLLOW_UP_CREATE,
             actor=by,
             obj=customer,
-            changes=diff(before, snapshot(customer, AUDITED_FIELDS)),
+            extra={"way": follow.way, "stage": follow.stage or customer.stage},
         )
-    return customer
+    return follow
+
+
+def related_person_save(
+    *, by: User, customer: Customer, person: RelatedPerson | None, data: dict
+) -> RelatedPerson:
+    from . import validators as v
+
+    require_perm(by, Perm.CUSTOMER_EDIT)
+    errors = {}
+    if data.get("phone"):
+        try:
+            data["phone"] = v.normalize_mobile(data["phone"])
+        except ValidationError as exc:
+            errors["phone"] = exc.messages
+    if data.get("id_number"):
+        try:
+            data["id_number"] = v.normalize_resident_id(data["id_number"])
+        except ValidationError as exc:
+            errors["id_number"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        person = person or RelatedPerson(customer=customer)
+        for key, value in data.items():
+            setattr(person, key, value)
+        person.save()
+        audit_record(
+            action=Action.RELATED_PERSON_UPDATE,
+            actor=by,
+            obj=customer,
+            extra={"relation": person.relation, "name": person.name},
+        )
+    return person
+
+
+ALLOWED_UPLOADS = {
+    ".pdf": "application/pdf",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xls": "application/vnd.ms-excel",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+# What a file of each kind starts with; a renamed .exe is refused.
+MAGIC = {
+    ".pdf": [b"%PDF"],
+    ".jpg": [b"\xff\xd8\xff"],
+    ".jpeg": [b"\xff\xd8\xff"],
+    ".png": [b"\x89PNG"],
+    ".webp": [b"RIFF"],
+    ".xlsx": [b"PK\x03\x04"],
+    ".docx": [b"PK\x03\x04"],
+    ".xls": [b"\xd0\xcf\x11\xe0"],
+}
+
+
+def attachments_dir():
+    path = settings.PRIVATE_FILES_DIR / "attachments"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def attachment_upload(*, by: User, customer: Customer, upload, kind: str) -> Attachment:
+    from pathlib import Path
+
+    from loancrm.core.models import setting_value
+
+    require_perm(by, Perm.CUSTOMER_EDIT)
+    suffix = Path(upload.name).suffix.lower()
+    if suffix not in ALLOWED_UPLOADS:
+        raise ValidationError(
+            {"file": [_("不支持的文件类型，请上传 PDF、图片（JPG/PNG/WEBP）、Excel 或 Word 文件")]}
+        )
+    limit = int(setting_value("attachment_max_mb")) * 1024 * 1024
+    if upload.size > limit:
+        raise ValidationError(
+            {"file": [_("文件太大，单个附件不能超过 %(mb)s MB") % {"mb": limit // 1024 // 1024}]}
+        )
+    head = upload.read(8)
+    upload.seek(0)
+    if not any(head.startswith(m) for m in MAGIC[suffix]):
+        raise ValidationError({"file": [_("文件内容与扩展名不符，请确认文件未损坏")]})
+    stored = f"{uuid.uuid4().hex}{suffix}"
+    digest = hashlib.sha256()
+    target = attachments_dir() / stored
+    with open(target, "wb") as out:
+        for chunk in upload.chunks():
+            digest.update(chunk)
+            out.write(chunk)
+    try:
+        with transaction.atomic():
+            attachment = Attachment.objects.create(
+                customer=customer,
+                kind=kind,
+                original_name=Path(upload.name).name[:200],
+                stored_name=stored,
+                content_type=ALLOWED_UPLOADS[suffix],
+                size=upload.size,
+                sha256=digest.hexdigest(),
+                uploaded_by=by,
+            )
+            audit_record(
+                action=Action.ATTACHMENT_UPLOAD,
+                actor=by,
+                obj=customer,
+                extra={"file": attachment.original_name, "kind": kind, "size": attachment.size},
+            )
+    except Exception:
+        target.unlink(missing_ok=True)
+        raise
+    return attachment
+
+
+def attachment_open(*, by: User, attachment: Attachment):
+    """The file for download; the caller has already checked the customer is in scope. Audited."""
+    require_perm(by, Perm.CUSTOMER_VIEW)
+    with transaction.atomic():
+        audit_record(
+            action=Action.ATTACHMENT_DOWNLOAD,
+            actor=by,
+            obj=attachment.customer,
+            extra={"file": attachment.original_name, "attachment": attachment.pk},
+        )
+    return open(attachments_dir() / attachment.stored_name, "rb")  # noqa: SIM115 (FileResponse closes it)
+
+
+def pool_sweep(*, by: User | None = None, now=None) -> int:
+    """Return customers nobody followed for `pool_idle_days` to their department's pool."""
+    from datetime import timedelta
+
+    from loancrm.core.models import setting_value
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=int(setting_value("pool_idle_days")))
+    idle = Customer.objects.filter(owner__isnull=False).filter(
+        Q(last_follow_up_at__lt=cutoff) | Q(last_follow_up_at__isnull=True, created_at__lt=cutoff)
+    )
+    count = 0
+    with transaction.atomic():
+        batch = uuid.uuid4()
+        for customer in idle.select_for_update():
+            CustomerTransfer.objects.create(
+                batch=batch,
+                customer=customer,
+                from_owner_id=customer.owner_id,
+                to_owner=None,
+                reason=_("超过 %(days)s 天未跟进，自动退回公海") % {"days": setting_value("pool_idle_days")},
+                by=by or customer.owner,
+                at=now,
+            )
+            count += 1
+        idle.update(owner=None, pooled_at=now)
+        audit_record(
+            action=Action.CUSTOMER_POOL,
+            actor=by,
+            actor_username="" if by else "worker",
+            extra={"count": count},
+        )
+    return count
+
+
+def ensure_can_touch(by: User, customer: Customer) -> None:
+    from .selectors import customers_visible_to
+
+    if not customers_visible_to(by).filter(pk=customer.pk).exists():
+        raise PermissionDenied

@@ -1,88 +1,440 @@
+from datetime import date
+
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.db.models import Count
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views import View
+from django.views.decorators.http import require_POST
 
-from loancrm.accounts.permissions import Perm, RoleCode
+from loancrm.accounts.access import require_perm
+from loancrm.accounts.models import Department
+from loancrm.accounts.permissions import DataScope, Perm, RoleCode
 from loancrm.accounts.scope import users_in_scope
-from loancrm.core.mixins import PermRequiredMixin
+from loancrm.dictionaries.selectors import dictionary_choices, dictionary_labels
 
-from . import services
-from .forms import CustomerForm
-from .selectors import customer_get_for, customer_list
+from . import selectors, services
+from .fields import FORM_LAYOUT, SENSITIVE, groups_for
+from .forms import AssignForm, AttachmentForm, CustomerForm, FollowUpForm, RelatedPersonForm
+from .models import Attachment, CustomerType, RelatedPerson, SavedFilter, Tag
 
 
-class CustomerListView(PermRequiredMixin, View):
-    required_perm = Perm.CUSTOMER_VIEW
+def _int(value) -> int | None:
+    return int(value) if value and str(value).isdigit() else None
 
-    def get(self, request):
-        g = request.GET
-        owner = g.get("owner") or None
-        qs = customer_list(
-            request.user,
-            search=g.get("q", ""),
-            owner_id=int(owner) if owner and owner.isdigit() else None,
-            ordering=g.get("sort", "-id"),
+
+def _date(value) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def filters_from(params) -> selectors.CustomerFilters:
+    return selectors.CustomerFilters(
+        search=params.get("q", ""),
+        customer_type=params.get("type", ""),
+        stage=params.get("stage", ""),
+        channel=params.get("channel", ""),
+        owner_id=_int(params.get("owner")),
+        department_id=_int(params.get("department")),
+        region=params.get("region", ""),
+        created_from=_date(params.get("from")),
+        created_to=_date(params.get("to")),
+        follow_up=params.get("follow", ""),
+        tag_id=_int(params.get("tag")),
+        ordering=params.get("sort", "-id"),
+    )
+
+
+def _owner_choices(user):
+    return users_in_scope(user).filter(
+        is_active=True, role__code__in=[RoleCode.SALESPERSON, RoleCode.MANAGER]
+    )
+
+
+@login_required
+def customer_list(request):
+    require_perm(request.user, Perm.CUSTOMER_VIEW, path=request.path)
+    g = request.GET
+    f = filters_from(g)
+    qs = selectors.customer_list(request.user, f)
+    page = Paginator(qs, 20).get_page(g.get("page"))
+    query = g.copy()
+    query.pop("page", None)
+    without_stage = g.copy()
+    without_stage.pop("page", None)
+    without_stage.pop("stage", None)
+    stage_base = selectors.customer_list(request.user, filters_from(without_stage))
+    wide = request.user.data_scope != DataScope.OWN
+    context = {
+        "page": page,
+        "f": f,
+        "q": g,
+        "query": query.urlencode(),
+        "stage_query": without_stage.urlencode(),
+        "stage_counts": selectors.stage_counts(stage_base),
+        "stages": dictionary_choices("stage", include_blank=False),
+        "stage_labels": dictionary_labels("stage"),
+        "channels": dictionary_choices("channel", include_blank=False),
+        "channel_labels": dictionary_labels("channel"),
+        "owners": _owner_choices(request.user) if wide else [],
+        "departments": Department.objects.filter(is_active=True) if wide else [],
+        "regions": sorted(set(Department.objects.exclude(region="").values_list("region", flat=True)))
+        if wide
+        else [],
+        "tags": Tag.objects.all(),
+        "saved": selectors.saved_filters_for(request.user),
+        "wide": wide,
+        "assign_form": AssignForm(owners=_owner_choices(request.user)),
+        "can_assign": request.user.has_perm_code(Perm.CUSTOMER_ASSIGN),
+    }
+    template = (
+        "customers/_table.html"
+        if request.htmx and request.htmx.target == "customer-table"
+        else "customers/list.html"
+    )
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def customer_bulk(request):
+    """Bulk assign / tag / return to pool, always within the user's scope."""
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    customers = list(selectors.customers_visible_to(request.user).filter(pk__in=ids))
+    action = request.POST.get("action")
+    back = request.POST.get("next") or reverse("customers:list")
+    if not customers:
+        messages.error(request, _("请先勾选客户"))
+        return redirect(back)
+    try:
+        if action == "assign":
+            form = AssignForm(request.POST, owners=_owner_choices(request.user))
+            if not form.is_valid():
+                raise ValidationError(form.errors)
+            services.customers_assign(
+                by=request.user,
+                customers=customers,
+                to_owner=form.cleaned_data["to_owner"],
+                reason=form.cleaned_data["reason"],
+            )
+            messages.success(request, _("已转移 %(n)s 位客户") % {"n": len(customers)})
+        elif action in ("tag", "untag"):
+            services.customers_tag(
+                by=request.user,
+                customers=customers,
+                tag_names=request.POST.get("tags", "").split(","),
+                remove=action == "untag",
+            )
+            messages.success(request, _("已为 %(n)s 位客户更新标签") % {"n": len(customers)})
+        else:
+            raise Http404
+    except ValidationError as exc:
+        for msg in exc.messages:
+            messages.error(request, msg)
+    return redirect(back)
+
+
+@login_required
+def customer_create(request):
+    require_perm(request.user, Perm.CUSTOMER_CREATE, path=request.path)
+    ctype = request.POST.get("customer_type") or request.GET.get("type") or CustomerType.INDIVIDUAL
+    form = CustomerForm(request.POST or None, initial={"customer_type": ctype})
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = services.customer_create(by=request.user, data=form.cleaned_customer)
+        except services.DuplicateCustomer as exc:
+            form.add_error(exc.field, exc.messages[0])
+        except ValidationError as exc:
+            for field, msgs in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, msgs)
+        else:
+            messages.success(
+                request,
+                _("客户 %(name)s 已创建，编号 %(no)s") % {"name": customer.name, "no": customer.customer_no},
+            )
+            return redirect("customers:detail", customer_id=customer.pk)
+    return render(request, "customers/form.html", _form_context(form, None))
+
+
+def _form_context(form, customer):
+    sections = [(show, title, [form[name] for name in names]) for show, title, names in FORM_LAYOUT]
+    return {"form": form, "customer": customer, "sections": sections}
+
+
+@login_required
+def customer_edit(request, customer_id: int):
+    require_perm(request.user, Perm.CUSTOMER_EDIT, path=request.path)
+    customer = selectors.customer_get_for(request.user, customer_id)
+    form = CustomerForm(request.POST or None, instance=customer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.customer_update(
+                by=request.user,
+                customer=customer,
+                data=form.cleaned_customer,
+                expected_version=form.cleaned_data.get("version"),
+            )
+        except services.StaleEdit as exc:
+            form.add_error(None, exc.messages[0])
+        except services.DuplicateCustomer as exc:
+            form.add_error(exc.field, exc.messages[0])
+        except ValidationError as exc:
+            for field, msgs in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, msgs)
+        else:
+            messages.success(request, _("已保存"))
+            return redirect("customers:detail", customer_id=customer.pk)
+    return render(request, "customers/form.html", _form_context(form, customer))
+
+
+def _labels_for(customer) -> dict:
+    from .fields import DICTIONARY_FIELDS
+
+    out = {}
+    for name, kind in DICTIONARY_FIELDS.items():
+        code = getattr(customer, name)
+        out[name] = dictionary_labels(kind).get(code, code) if code else ""
+    prefs = dictionary_labels("product_preference")
+    out["product_preferences"] = "、".join(prefs.get(p, p) for p in customer.product_preferences or [])
+    return out
+
+
+def _display_value(customer, name, labels):
+    from django.utils.formats import localize
+
+    if name in SENSITIVE:
+        return getattr(customer, f"masked_{name}")
+    if name in labels:
+        return labels[name]
+    value = getattr(customer, name)
+    display = getattr(customer, f"get_{name}_display", None)
+    if display and value:
+        return display()
+    if value is None or value == "":
+        return ""
+    if name == "next_follow_up_at":
+        from django.utils import timezone
+
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    return localize(value)
+
+
+@login_required
+def customer_detail(request, customer_id: int):
+    require_perm(request.user, Perm.CUSTOMER_VIEW, path=request.path)
+    customer = selectors.customer_get_for(request.user, customer_id)
+    labels = _labels_for(customer)
+    groups = [
+        (
+            key,
+            title,
+            [
+                (str(customer._meta.get_field(n).verbose_name), n, _display_value(customer, n, labels))
+                for n in names
+            ],
         )
-        page = Paginator(qs, 20).get_page(g.get("page"))
-        query = g.copy()
-        query.pop("page", None)
-        context = {
-            "page": page,
-            "q": g.get("q", ""),
-            "owner": owner or "",
-            "sort": g.get("sort", "-id"),
-            "owners": users_in_scope(request.user)
-            .filter(role__code__in=[RoleCode.SALESPERSON, RoleCode.MANAGER])
-            .order_by("username")
-            if request.user.data_scope != "own"
-            else [],
-            "query": query.urlencode(),
-        }
-        template = "customers/_table.html" if request.htmx else "customers/list.html"
-        return render(request, template, context)
+        for key, title, names in groups_for(customer.customer_type)
+    ]
+    reveal = selectors.can_reveal(request.user)
+    return render(
+        request,
+        "customers/detail.html",
+        {
+            "customer": customer,
+            "groups": groups,
+            "labels": labels,
+            "can_reveal": reveal,
+            "timeline": selectors.customer_timeline(customer, reveal=False, limit=50),
+            "follow_form": FollowUpForm(initial={"stage": customer.stage}),
+            "person_form": RelatedPersonForm(),
+            "attachment_form": AttachmentForm(),
+            "attachment_labels": dictionary_labels("attachment_kind"),
+            "relation_labels": dictionary_labels("relation"),
+            "way_labels": dictionary_labels("follow_up_way"),
+            "asset_labels": dictionary_labels("asset_kind"),
+        },
+    )
 
 
-class CustomerDetailView(PermRequiredMixin, View):
-    required_perm = Perm.CUSTOMER_VIEW
+@login_required
+@require_POST
+def customer_reveal(request, customer_id: int):
+    customer = selectors.customer_get_for(request.user, customer_id)
+    values = services.customer_reveal(by=request.user, customer=customer)
+    persons = [(p, p.phone, p.id_number) for p in customer.related_persons.all()]
+    return render(
+        request, "customers/_revealed.html", {"customer": customer, "values": values, "persons": persons}
+    )
 
-    def get(self, request, customer_id: int):
-        return render(
-            request, "customers/detail.html", {"customer": customer_get_for(request.user, customer_id)}
-        )
+
+@login_required
+def customer_history(request, customer_id: int):
+    require_perm(request.user, Perm.CUSTOMER_VIEW, path=request.path)
+    customer = selectors.customer_get_for(request.user, customer_id)
+    return render(
+        request,
+        "customers/history.html",
+        {"customer": customer, "versions": selectors.customer_history(customer, reveal=False)},
+    )
 
 
-class CustomerCreateView(PermRequiredMixin, View):
-    required_perm = Perm.CUSTOMER_CREATE
+@login_required
+@require_POST
+def follow_up_add(request, customer_id: int):
+    customer = selectors.customer_get_for(request.user, customer_id)
+    form = FollowUpForm(request.POST)
+    if form.is_valid():
+        services.follow_up_create(by=request.user, customer=customer, data=form.cleaned_data)
+        messages.success(request, _("跟进记录已保存"))
+    else:
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            messages.error(request, f"{label}：{'；'.join(errors)}" if label else "；".join(errors))
+    return redirect(reverse("customers:detail", args=[customer.pk]) + "#follow-ups")
 
-    def get(self, request):
-        return render(request, "customers/form.html", {"form": CustomerForm()})
 
-    def post(self, request):
-        form = CustomerForm(request.POST)
-        if not form.is_valid():
-            return render(request, "customers/form.html", {"form": form})
-        customer = services.customer_create(by=request.user, **form.cleaned_data)
-        messages.success(request, _("客户 %(name)s 已创建。") % {"name": customer.name})
+@login_required
+@require_POST
+def related_person_save(request, customer_id: int, person_id: int | None = None):
+    customer = selectors.customer_get_for(request.user, customer_id)
+    person = get_object_or_404(RelatedPerson, pk=person_id, customer=customer) if person_id else None
+    form = RelatedPersonForm(request.POST)
+    if form.is_valid():
+        try:
+            services.related_person_save(
+                by=request.user, customer=customer, person=person, data=form.cleaned_data
+            )
+            messages.success(request, _("关联人已保存"))
+        except ValidationError as exc:
+            for msgs in exc.message_dict.values():
+                for m in msgs:
+                    messages.error(request, m)
+    else:
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, e)
+    return redirect(reverse("customers:detail", args=[customer.pk]) + "#related")
+
+
+@login_required
+@require_POST
+def attachment_upload(request, customer_id: int):
+    customer = selectors.customer_get_for(request.user, customer_id)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.attachment_upload(
+                by=request.user,
+                customer=customer,
+                upload=form.cleaned_data["file"],
+                kind=form.cleaned_data["kind"],
+            )
+            messages.success(request, _("附件已上传"))
+        except ValidationError as exc:
+            for msgs in exc.message_dict.values():
+                for m in msgs:
+                    messages.error(request, m)
+    else:
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, e)
+    return redirect(reverse("customers:detail", args=[customer.pk]) + "#attachments")
+
+
+@login_required
+def attachment_download(request, customer_id: int, attachment_id: int):
+    customer = selectors.customer_get_for(request.user, customer_id)
+    attachment = get_object_or_404(Attachment, pk=attachment_id, customer=customer)
+    handle = services.attachment_open(by=request.user, attachment=attachment)
+    inline = attachment.content_type.startswith("image/") or attachment.content_type == "application/pdf"
+    response = FileResponse(
+        handle,
+        as_attachment=not inline,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def pool_list(request):
+    require_perm(request.user, Perm.CUSTOMER_VIEW, path=request.path)
+    page = Paginator(selectors.pool_customers_for(request.user), 20).get_page(request.GET.get("page"))
+    return render(request, "customers/pool.html", {"page": page, "stage_labels": dictionary_labels("stage")})
+
+
+@login_required
+@require_POST
+def pool_claim(request, customer_id: int):
+    customer = get_object_or_404(selectors.pool_customers_for(request.user), pk=customer_id)
+    try:
+        services.customer_claim(by=request.user, customer=customer)
+        messages.success(request, _("已认领客户 %(name)s") % {"name": customer.name})
         return redirect("customers:detail", customer_id=customer.pk)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect("customers:pool")
 
 
-class CustomerEditView(PermRequiredMixin, View):
-    required_perm = Perm.CUSTOMER_EDIT
+@login_required
+@require_POST
+def saved_filter_save(request):
+    name = request.POST.get("name", "").strip()[:50]
+    query = request.POST.get("query", "")[:1000]
+    if name:
+        SavedFilter.objects.update_or_create(user=request.user, name=name, defaults={"query": query})
+        messages.success(request, _("已保存常用筛选“%(name)s”") % {"name": name})
+    return redirect(reverse("customers:list") + (f"?{query}" if query else ""))
 
-    def get(self, request, customer_id: int):
-        customer = customer_get_for(request.user, customer_id)
-        form = CustomerForm(instance=customer, can_reveal=request.user.has_perm_code(Perm.CUSTOMER_REVEAL))
-        return render(request, "customers/form.html", {"form": form, "customer": customer})
 
-    def post(self, request, customer_id: int):
-        customer = customer_get_for(request.user, customer_id)
-        can_reveal = request.user.has_perm_code(Perm.CUSTOMER_REVEAL)
-        form = CustomerForm(request.POST, instance=customer, can_reveal=can_reveal)
-        if not form.is_valid():
-            return render(request, "customers/form.html", {"form": form, "customer": customer})
-        customer.refresh_from_db()  # the form wrote onto the instance; the service diffs against the stored row
-        services.customer_update(by=request.user, customer=customer, **form.cleaned_data)
-        messages.success(request, _("已保存。"))
-        return redirect("customers:detail", customer_id=customer.pk)
+@login_required
+@require_POST
+def saved_filter_delete(request, filter_id: int):
+    SavedFilter.objects.filter(user=request.user, pk=filter_id).delete()
+    return redirect("customers:list")
+
+
+@login_required
+def handover(request):
+    """A manager moves every customer of one salesperson (e.g. leaving) to another, with a record."""
+    require_perm(request.user, Perm.CUSTOMER_ASSIGN, path=request.path)
+    people = users_in_scope(request.user).filter(role__code__in=[RoleCode.SALESPERSON, RoleCode.MANAGER])
+    if request.method == "POST":
+        src = get_object_or_404(people, pk=_int(request.POST.get("from_owner")))
+        dst = people.filter(pk=_int(request.POST.get("to_owner")), is_active=True).first()
+        reason = request.POST.get("reason", "")
+        customers = list(selectors.customers_visible_to(request.user).filter(owner=src))
+        try:
+            batch = services.customers_assign(
+                by=request.user, customers=customers, to_owner=dst, reason=reason
+            )
+            messages.success(
+                request, _("已将 %(n)s 位客户从 %(a)s 交接给 %(b)s（批次 %(batch)s）") % {
+                    "n": len(customers), "a": src.display_name, "b": dst.display_name if dst else _("公海"), "batch": str(batch)[:8]
+                }
+            )  # fmt: skip
+            return redirect("customers:handover")
+        except ValidationError as exc:
+            for m in exc.messages:
+                messages.error(request, m)
+    counts = {
+        row["owner_id"]: row["n"]
+        for row in selectors.customers_visible_to(request.user)
+        .filter(owner__in=people)
+        .order_by()
+        .values("owner_id")
+        .annotate(n=Count("id"))
+    }
+    return render(
+        request,
+        "customers/handover.html",
+        {"people": people.order_by("-is_active", "username"), "counts": counts},
+    )

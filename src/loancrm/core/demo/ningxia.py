@@ -129,6 +129,12 @@ CITIES = {
         ("中卫市海原县", ["海城镇"]),
     ],
 }
+# County-level division codes (GB/T 2260) of Ningxia, for demo ID numbers.
+REGION_CODES = [
+    "640104", "640105", "640106", "640121", "640122", "640181", "640202", "640205", "640221",
+    "640302", "640303", "640323", "640324", "640381", "640402", "640422", "640423", "640424",
+    "640425", "640502", "640521", "640522",
+]  # fmt: skip
 COMMUNITIES = ["花园", "佳苑", "小区", "新村", "家园", "名居", "公寓", "雅苑"]
 # Mobile number segments of China Mobile, Unicom, Telecom and Broadnet in use today.
 MOBILE_PREFIXES = [

@@ -22,3 +22,8 @@ def sort_query(query: str, field: str, current: str) -> str:
 @register.filter
 def repeat(text: str, times: int) -> str:
     return text * max(int(times or 0), 0)
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if hasattr(mapping, "get") else None

@@ -4,6 +4,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from loancrm.audit.models import Action, AuditEntry
 from loancrm.conftest import PASSWORD
@@ -130,4 +131,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 )
 def test_api_matches_schema(case, users):
     token, _ = Token.objects.get_or_create(user=users["admin"])
-    case.call_and_validate(headers={"Authorization": f"Token {token.key}"})
+    # Writes also pass business rules the schema cannot express (a phone is required for a person,
+    # check characters, dictionary values, 撞单), so a schema-valid body may rightly get a 400.
+    excluded = [positive_data_acceptance] if case.method in ("POST", "PUT", "PATCH") else []
+    case.call_and_validate(headers={"Authorization": f"Token {token.key}"}, excluded_checks=excluded)

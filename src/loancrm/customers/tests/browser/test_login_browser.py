@@ -66,9 +66,9 @@ def test_salesperson_logs_in_and_sees_only_own_customers(page, live_server, user
     with translation.override("zh-hans"):
         count_text = f"共 {intcomma(total)} 条"
     expect(page.locator("[data-testid=result-count]")).to_contain_text(count_text)
-    shown = [n.strip() for n in table.locator("tbody tr td:first-child a").all_inner_texts()]
+    shown = [n.strip() for n in table.locator("tbody tr td:nth-child(2) a").all_inner_texts()]
     assert shown == [c.name for c in own[:20]]
-    phones = [p.strip() for p in table.locator("tbody tr td:nth-child(2)").all_inner_texts()]
+    phones = [p.strip() for p in table.locator("tbody tr td:nth-child(4)").all_inner_texts()]
     assert phones == [c.masked_phone for c in own[:20]]  # masked, and hers
 
 

@@ -1,0 +1,218 @@
+"""One validation and normalisation path for every way a customer comes in: form, API, import, OCR.
+
+`clean_customer_data` takes raw values as people type them and returns model-ready values, or raises a
+ValidationError whose dict maps each field to Chinese messages.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loancrm.dictionaries.selectors import dictionary_labels
+
+from . import validators as v
+from .fields import DICTIONARY_FIELDS
+from .models import Customer, CustomerType, Gender, IdType
+
+TEXT_LIMITS = {f.name: f.max_length for f in Customer._meta.fields if getattr(f, "max_length", None)}
+DECIMAL_FIELDS = [
+    "monthly_income",
+    "debt_amount",
+    "expected_amount",
+    "registered_capital",
+    "acceptable_rate_min",
+    "acceptable_rate_max",
+]
+INT_FIELDS = {"credit_query_count": (0, 999), "expected_term_months": (1, 360)}
+DATE_FIELDS = ["birth_date", "established_date"]
+
+
+def _label(name: str) -> str:
+    return str(Customer._meta.get_field(name).verbose_name)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, Decimal):
+        return value
+    text = v.to_halfwidth(str(value)).replace(",", "").replace("，", "").replace("元", "").strip()
+    multiplier = Decimal(1)
+    if text.endswith("万"):
+        text, multiplier = text[:-1], Decimal(10000)
+    try:
+        result = (Decimal(text) * multiplier).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise ValueError from None
+    if result < 0:
+        raise ValueError
+    return result
+
+
+def _date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = v.to_halfwidth(str(value)).strip().replace("年", "-").replace("月", "-").rstrip("日")
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError
+
+
+def clean_customer_data(
+    raw: dict[str, Any], *, instance: Customer | None = None, unknown_dictionary_values: str = "error"
+) -> dict[str, Any]:
+    """Normalise and validate; `unknown_dictionary_values="keep"` keeps unknown codes for an admin to map."""
+    data = dict(raw)
+    errors: dict[str, list[str]] = {}
+
+    def fail(field: str, message) -> None:
+        errors.setdefault(field, []).append(str(message))
+
+    ctype = data.get("customer_type") or (instance.customer_type if instance else CustomerType.INDIVIDUAL)
+    if ctype not in CustomerType.values:
+        fail("customer_type", _("客户类型只能是个人或企业"))
+    data["customer_type"] = ctype
+
+    for name, value in list(data.items()):
+        if isinstance(value, str):
+            data[name] = (
+                v.to_halfwidth(value) if name not in ("special_notes", "overdue_record") else value.strip()
+            )
+
+    if not data.get("name") and not (instance and instance.name and "name" not in raw):
+        fail("name", _("请填写客户姓名或企业名称"))
+
+    # Identity numbers and contact details, normalised the same way everywhere.
+    normalisers = {
+        "phone": v.normalize_mobile,
+        "backup_phone": v.normalize_mobile,
+        "bank_account": v.normalize_bank_card,
+        "email": v.normalize_email,
+        "uscc": v.normalize_uscc,
+    }
+    for name, fn in normalisers.items():
+        if data.get(name):
+            try:
+                data[name] = fn(data[name])
+            except ValidationError as exc:
+                fail(name, exc.messages[0])
+    id_type = data.get("id_type") or (IdType.RESIDENT_ID if data.get("id_number") else "")
+    if data.get("id_number"):
+        data["id_type"] = id_type
+        if id_type == IdType.RESIDENT_ID:
+            try:
+                data["id_number"] = v.normalize_resident_id(data["id_number"])
+            except ValidationError as exc:
+                fail("id_number", exc.messages[0])
+            else:
+                born, sex = (
+                    v.resident_id_birth_date(data["id_number"]),
+                    v.resident_id_gender(data["id_number"]),
+                )
+                if data.get("gender") and data["gender"] != sex:
+                    fail(
+                        "gender",
+                        _("性别与身份证号码不符（身份证号码显示为%(sex)s）") % {"sex": Gender(sex).label},
+                    )
+                data["gender"] = sex
+                typed_birth = data.get("birth_date")
+                if typed_birth not in (None, ""):
+                    try:
+                        if _date(typed_birth) != born:
+                            fail(
+                                "birth_date", _("出生日期与身份证号码不符（应为 %(date)s）") % {"date": born}
+                            )
+                    except ValueError:
+                        pass
+                data["birth_date"] = born
+        else:
+            data["id_number"] = data["id_number"].replace(" ", "").upper()
+            if len(data["id_number"]) < 5:
+                fail("id_number", _("证件号码太短，请核对"))
+
+    for name in DECIMAL_FIELDS:
+        if name in data:
+            try:
+                data[name] = _decimal(data[name])
+            except ValueError:
+                fail(name, _("“%(field)s”应为金额或数字，如 50000、5万、3.5万") % {"field": _label(name)})
+    for name, (low, high) in INT_FIELDS.items():
+        if data.get(name) not in (None, ""):
+            try:
+                number = int(str(data[name]).strip())
+                if not low <= number <= high:
+                    raise ValueError
+                data[name] = number
+            except ValueError:
+                fail(
+                    name,
+                    _("“%(field)s”应为 %(low)s 到 %(high)s 之间的整数")
+                    % {"field": _label(name), "low": low, "high": high},
+                )
+        elif name in data:
+            data[name] = None
+    for name in DATE_FIELDS:
+        if name in data and not isinstance(data[name], date):
+            try:
+                data[name] = _date(data[name])
+            except ValueError:
+                fail(name, _("“%(field)s”不是有效日期，请按 2026-03-05 的格式填写") % {"field": _label(name)})
+    if (
+        data.get("birth_date")
+        and isinstance(data["birth_date"], date)
+        and data["birth_date"] > timezone.localdate()
+    ):
+        fail("birth_date", _("出生日期不能晚于今天"))
+    low, high = data.get("acceptable_rate_min"), data.get("acceptable_rate_max")
+    if isinstance(low, Decimal) and isinstance(high, Decimal) and low > high:
+        fail("acceptable_rate_max", _("可接受年利率上限不能低于下限"))
+
+    unmapped = dict(instance.unmapped_values) if instance else {}
+    for name, kind in DICTIONARY_FIELDS.items():
+        value = data.get(name)
+        if value in (None, ""):
+            unmapped.pop(name, None)
+            continue
+        labels = dictionary_labels(kind)
+        by_label = {label: code for code, label in labels.items()}
+        if value in labels:
+            unmapped.pop(name, None)
+        elif value in by_label:  # people type the label (渠道: 抖音), forms send the code
+            data[name] = by_label[value]
+            unmapped.pop(name, None)
+        elif unknown_dictionary_values == "keep":
+            unmapped[name] = value
+            data[name] = ""
+        else:
+            fail(name, _("“%(value)s”不在“%(field)s”的可选项中") % {"value": value, "field": _label(name)})
+    data["unmapped_values"] = unmapped
+
+    for name, limit in TEXT_LIMITS.items():
+        value = data.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            fail(name, _("“%(field)s”最多 %(limit)s 个字") % {"field": _label(name), "limit": limit})
+
+    if ctype == CustomerType.ENTERPRISE:
+        if not data.get("uscc") and not (instance and instance.uscc) and "uscc" not in errors:
+            fail("uscc", _("企业客户须填写统一社会信用代码"))
+    elif (
+        not data.get("phone")
+        and not (instance and instance.phone and "phone" not in raw)
+        and "phone" not in errors
+    ):
+        fail("phone", _("请填写手机号码"))
+
+    if errors:
+        raise ValidationError(errors)
+    return data
