@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("loancrm.core.urls")),
     path("", include("loancrm.accounts.urls")),
     path("", include("loancrm.audit.urls")),
+    path("", include("loancrm.dictionaries.urls")),
     path("customers/", include("loancrm.customers.urls")),
     path("api/v1/", include("loancrm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -27,6 +27,8 @@ AUDITED_MODELS = [
     ("accounts", "department"),
     ("accounts", "role"),
     ("customers", "customer"),
+    ("dictionaries", "dictionaryitem"),
+    ("core", "systemsetting"),
 ]
 
 

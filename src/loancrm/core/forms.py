@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext as _
 
 
 class StyledFormMixin:
@@ -31,3 +32,29 @@ class StyledFormMixin:
                 w = self.fields[name].widget
                 w.attrs["class"] = f"{w.attrs.get('class', '')} is-invalid".strip()
                 w.attrs["aria-invalid"] = "true"
+
+
+class SystemSettingsForm(StyledFormMixin, forms.Form):
+    """One whole-number field per entry of SETTINGS_SPEC, filled with the current values."""
+
+    def __init__(self, *args, **kwargs):
+        from .models import SETTINGS_SPEC, setting_value
+        from .services import SETTING_MAX, SETTING_MIN  # here, not at the top: services import accounts
+
+        super().__init__(*args, **kwargs)
+        for key, (label, default, help_text) in SETTINGS_SPEC.items():
+            self.fields[key] = forms.IntegerField(
+                label=label,
+                help_text=_("%(help)s默认值：%(default)s。") % {"help": help_text, "default": default},
+                min_value=SETTING_MIN,
+                max_value=SETTING_MAX,
+                initial=setting_value(key),
+                error_messages={
+                    "required": _("请填写此项"),
+                    "invalid": _("请输入整数"),
+                    "min_value": _("不能小于 %(limit_value)s"),
+                    "max_value": _("不能大于 %(limit_value)s"),
+                },
+                # Added after StyledFormMixin ran, so the Bootstrap class is set here.
+                widget=forms.NumberInput(attrs={"class": "form-control", "style": "max-width:12rem"}),
+            )

@@ -184,7 +184,10 @@ def clean_customer_data(
         if value in (None, ""):
             unmapped.pop(name, None)
             continue
-        labels = dictionary_labels(kind)
+        # Retired items stay readable on old records but cannot be chosen anew.
+        labels = dictionary_labels(kind, active_only=True)
+        if instance is not None and getattr(instance, name) == value:
+            labels = {**labels, value: value}
         by_label = {label: code for code, label in labels.items()}
         if value in labels:
             unmapped.pop(name, None)

@@ -55,6 +55,8 @@ class CustomerForm(StyledFormMixin, forms.Form):
     def __init__(self, *args, instance: Customer | None = None, **kwargs):
         self.instance = instance
         initial = kwargs.pop("initial", {}) or {}
+        if instance is None:
+            initial.setdefault("stage", Customer._meta.get_field("stage").default)
         if instance is not None:
             for name in editable_fields():
                 if name not in SENSITIVE:

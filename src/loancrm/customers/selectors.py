@@ -147,6 +147,11 @@ class TimelineEvent:
 
 def customer_history(customer: Customer, *, reveal: bool) -> list[dict]:
     """Versions newest first, each with who/when and the fields it changed (sensitive ones masked)."""
+    from loancrm.dictionaries.selectors import dictionary_labels
+
+    from .fields import DICTIONARY_FIELDS
+
+    labels = {name: dictionary_labels(kind) for name, kind in DICTIONARY_FIELDS.items()}
     records = list(
         customer.history.select_related("history_user").order_by("-history_date", "-history_id")[:200]
     )
@@ -168,6 +173,11 @@ def customer_history(customer: Customer, *, reveal: bool) -> list[dict]:
                     }
                     mask = masker.get(change.field, v.mask_bank_card)
                     old, new = mask(old or ""), mask(new or "")
+                if change.field in labels:
+                    old, new = labels[change.field].get(old, old), labels[change.field].get(new, new)
+                elif field.choices:
+                    choices = dict(field.flatchoices)
+                    old, new = choices.get(old, old), choices.get(new, new)
                 changes.append({"field": str(field.verbose_name), "old": old, "new": new})
         out.append(
             {

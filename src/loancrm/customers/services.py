@@ -318,8 +318,12 @@ def follow_up_create(*, by: User, customer: Customer, data: dict[str, Any]) -> F
         customer.last_follow_up_at = max(filter(None, [customer.last_follow_up_at, follow.at]))
         customer.next_follow_up_at = follow.next_follow_up_at
         if follow.stage and follow.stage != customer.stage:
+            # A stage change is an edit: bump the version so a form opened earlier cannot undo it.
             customer.stage = follow.stage
-            fields.append("stage")
+            customer.version += 1
+            customer.updated_by = by
+            fields += ["stage", "version", "updated_by"]
+        customer._history_user = by
         customer.save(update_fields=fields)
         audit_record(
             action=Action.FOLLOW_UP_CREATE,

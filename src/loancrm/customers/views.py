@@ -8,6 +8,7 @@ from django.db.models import Count
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -108,7 +109,9 @@ def customer_bulk(request):
     ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
     customers = list(selectors.customers_visible_to(request.user).filter(pk__in=ids))
     action = request.POST.get("action")
-    back = request.POST.get("next") or reverse("customers:list")
+    back = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("customers:list")  # never redirect off the site
     if not customers:
         messages.error(request, _("请先勾选客户"))
         return redirect(back)
@@ -413,6 +416,9 @@ def handover(request):
         reason = request.POST.get("reason", "")
         customers = list(selectors.customers_visible_to(request.user).filter(owner=src))
         try:
+            if request.POST.get("to_owner") and dst is None:
+                # A receiver outside scope (or deactivated) is an error, not "return them all to the pool".
+                raise ValidationError(_("只能转给自己范围内在职的业务员"))
             batch = services.customers_assign(
                 by=request.user, customers=customers, to_owner=dst, reason=reason
             )
