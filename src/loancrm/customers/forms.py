@@ -43,6 +43,16 @@ def _form_field(name: str, instance: Customer | None) -> forms.Field:
         return forms.CharField(label=label, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     if mf.choices:
         return forms.ChoiceField(label=label, required=False, choices=[("", "—"), *mf.choices])
+    if isinstance(mf, models.DecimalField):
+        # Text, not type=number: people type 5万 or 50,000元 and the browser would silently drop the 万.
+        is_rate = name.startswith("acceptable_rate")
+        return forms.CharField(
+            label=label,
+            required=False,
+            max_length=30,
+            widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+            help_text=None if is_rate else _("可填 50000、5万 或 3.5万"),
+        )
     field = mf.formfield(required=False)
     return field
 
@@ -69,6 +79,11 @@ class CustomerForm(StyledFormMixin, forms.Form):
         self.fields["customer_type"].choices = self.fields["customer_type"].choices[1:]
         self.fields["name"].required = True
         self.fields["name"].label = _("姓名 / 企业名称")
+        for name in ("phone", "backup_phone", "employer_phone"):
+            self.fields[name].widget.attrs["inputmode"] = "tel"
+        self.fields["phone"].help_text = _("个人客户必填")
+        self.fields["uscc"].help_text = _("企业客户必填")
+        self.fields["gender"].help_text = self.fields["birth_date"].help_text = _("填写身份证号码后自动识别")
         for name in SENSITIVE:
             # Never put a stored sensitive value into the page: show it masked, blank keeps it.
             current = getattr(instance, name, "") if instance else ""
@@ -148,11 +163,22 @@ class AttachmentForm(StyledFormMixin, forms.Form):
 
 
 class AssignForm(StyledFormMixin, forms.Form):
-    to_owner = forms.ModelChoiceField(
-        label=_("转给"), queryset=None, required=False, empty_label=_("（退回公海）")
+    """to_owner is a user id, or "pool" to return the customers to the pool (never the silent default)."""
+
+    to_owner = forms.CharField(label=_("转给"), error_messages={"required": _("请选择转给谁（或退回公海）")})
+    reason = forms.CharField(
+        label=_("原因"), max_length=200, error_messages={"required": _("请填写转移原因")}
     )
-    reason = forms.CharField(label=_("原因"), max_length=200)
 
     def __init__(self, *args, owners=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["to_owner"].queryset = owners
+        self.owners = owners
+
+    def clean_to_owner(self):
+        value = self.cleaned_data["to_owner"]
+        if value == "pool":
+            return None
+        owner = self.owners.filter(pk=int(value)).first() if value.isdigit() else None
+        if owner is None:
+            raise forms.ValidationError(_("只能转给自己范围内在职的业务员"))
+        return owner

@@ -212,7 +212,7 @@ def customers_assign(
     to_owner: User | None,
     reason: str,
     action=Action.CUSTOMER_ASSIGN,
-) -> uuid.UUID:
+) -> tuple[uuid.UUID, int]:
     """Move customers to another salesperson (or to the pool when to_owner is None), recording a batch."""
     require_perm(by, Perm.CUSTOMER_ASSIGN)
     if to_owner is not None and (
@@ -258,7 +258,7 @@ def customers_assign(
             obj=to_owner,
             extra={"batch": str(batch), "count": moved, "reason": reason},
         )
-    return batch
+    return batch, moved
 
 
 def customers_tag(

@@ -133,7 +133,8 @@ def normalize_resident_id(value: str) -> str:
     expected = resident_id_check_char(first17)
     if given_check is not None and given_check != expected:
         raise ValidationError(
-            _("身份证号码校验位不正确（应为 %(expected)s），请核对后重新输入"),
+            # Not naming the expected character: a typo elsewhere would be "fixed" by changing the last one.
+            _("身份证号码校验位不正确，请对照证件逐位核对后重新输入"),
             code="invalid_checksum",
             params={"expected": expected},
         )

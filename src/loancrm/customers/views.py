@@ -91,7 +91,7 @@ def customer_list(request):
         "tags": Tag.objects.all(),
         "saved": selectors.saved_filters_for(request.user),
         "wide": wide,
-        "assign_form": AssignForm(owners=_owner_choices(request.user)),
+        "assign_owners": _owner_choices(request.user),
         "can_assign": request.user.has_perm_code(Perm.CUSTOMER_ASSIGN),
     }
     template = (
@@ -120,13 +120,13 @@ def customer_bulk(request):
             form = AssignForm(request.POST, owners=_owner_choices(request.user))
             if not form.is_valid():
                 raise ValidationError(form.errors)
-            services.customers_assign(
+            _batch, moved = services.customers_assign(
                 by=request.user,
                 customers=customers,
                 to_owner=form.cleaned_data["to_owner"],
                 reason=form.cleaned_data["reason"],
             )
-            messages.success(request, _("已转移 %(n)s 位客户") % {"n": len(customers)})
+            messages.success(request, _("已转移 %(n)s 位客户") % {"n": moved})
         elif action in ("tag", "untag"):
             services.customers_tag(
                 by=request.user,
@@ -209,7 +209,9 @@ def _labels_for(customer) -> dict:
 
 
 def _display_value(customer, name, labels):
-    from django.utils.formats import localize
+    from decimal import Decimal
+
+    from django.utils.formats import localize, number_format
 
     if name in SENSITIVE:
         return getattr(customer, f"masked_{name}")
@@ -225,6 +227,8 @@ def _display_value(customer, name, labels):
         from django.utils import timezone
 
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, Decimal):
+        return number_format(value, decimal_pos=2, force_grouping=True)
     return localize(value)
 
 
@@ -412,19 +416,20 @@ def handover(request):
     people = users_in_scope(request.user).filter(role__code__in=[RoleCode.SALESPERSON, RoleCode.MANAGER])
     if request.method == "POST":
         src = get_object_or_404(people, pk=_int(request.POST.get("from_owner")))
-        dst = people.filter(pk=_int(request.POST.get("to_owner")), is_active=True).first()
+        target = request.POST.get("to_owner", "")
+        dst = None if target == "pool" else people.filter(is_active=True, pk=_int(target)).first()
         reason = request.POST.get("reason", "")
         customers = list(selectors.customers_visible_to(request.user).filter(owner=src))
         try:
-            if request.POST.get("to_owner") and dst is None:
-                # A receiver outside scope (or deactivated) is an error, not "return them all to the pool".
+            if target != "pool" and dst is None:
+                # A receiver outside scope (or deactivated) is an error, never "return them all to the pool".
                 raise ValidationError(_("只能转给自己范围内在职的业务员"))
-            batch = services.customers_assign(
+            batch, moved = services.customers_assign(
                 by=request.user, customers=customers, to_owner=dst, reason=reason
             )
             messages.success(
                 request, _("已将 %(n)s 位客户从 %(a)s 交接给 %(b)s（批次 %(batch)s）") % {
-                    "n": len(customers), "a": src.display_name, "b": dst.display_name if dst else _("公海"), "batch": str(batch)[:8]
+                    "n": moved, "a": src.display_name, "b": dst.display_name if dst else _("公海"), "batch": str(batch)[:8]
                 }
             )  # fmt: skip
             return redirect("customers:handover")
