@@ -4,7 +4,7 @@ import os
 import sys
 
 # Hyphenated names people type, mapped to the management command modules behind them.
-ALIASES = {"demo-data": "demo_data", "rotate-field-key": "rotate_field_key"}
+ALIASES = {"pool-sweep": "pool_sweep", "demo-data": "demo_data", "rotate-field-key": "rotate_field_key"}
 
 
 def main() -> None:
