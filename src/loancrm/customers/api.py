@@ -44,12 +44,9 @@ class CustomerSerializer(serializers.ModelSerializer):
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     stage = serializers.CharField(required=False, allow_blank=True, max_length=40)
     channel = serializers.CharField(required=False, allow_blank=True, max_length=40)
-    monthly_income = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, allow_null=True, min_value=0
-    )
-    expected_amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, allow_null=True, min_value=0
-    )
+    # Amounts go through the same cleaning as the web form and imports: 50000, "50,000元", "5万" all work.
+    monthly_income = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=30)
+    expected_amount = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=30)
     expected_term_months = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=360
     )

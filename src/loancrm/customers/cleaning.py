@@ -84,11 +84,11 @@ def clean_customer_data(
         fail("customer_type", _("客户类型只能是个人或企业"))
     data["customer_type"] = ctype
 
+    # Names and free text keep what was typed (（集团） stays full-width); numbers and codes are
+    # normalised by their own validators below.
     for name, value in list(data.items()):
         if isinstance(value, str):
-            data[name] = (
-                v.to_halfwidth(value) if name not in ("special_notes", "overdue_record") else value.strip()
-            )
+            data[name] = value.strip()
 
     if not data.get("name") and not (instance and instance.name and "name" not in raw):
         fail("name", _("请填写客户姓名或企业名称"))

@@ -1,4 +1,4 @@
-"""Customer numbers (客户编号): KH + yymm + 6-digit sequence + "-" + check character, e.g. KH2611000123-7.
+"""Customer numbers (客户编号): KH + yymm + 6-digit sequence + "-" + check character, e.g. KH2611000123-8.
 
 The sequence never goes back, so a number is never reused. The check character (ISO 7064 MOD 11-2 over
 the digits, as on resident ID cards) catches a mistyped digit or two swapped digits.

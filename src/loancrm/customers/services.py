@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -87,6 +87,7 @@ def duplicates_for(data: dict, *, exclude_pk: int | None = None) -> list[tuple[s
 
 
 def _raise_if_duplicate(by: User, data: dict, *, exclude_pk: int | None = None) -> None:
+    attempt = "update" if exclude_pk else "create"
     from .selectors import customers_visible_to
 
     for field, existing in duplicates_for(data, exclude_pk=exclude_pk):
@@ -107,7 +108,7 @@ def _raise_if_duplicate(by: User, data: dict, *, exclude_pk: int | None = None) 
             action=Action.CUSTOMER_DUPLICATE,
             actor=by,
             obj=existing,
-            extra={"field": field, "attempt": "create"},
+            extra={"field": field, "attempt": attempt},
         )
         raise DuplicateCustomer(message, field=field, existing=existing)
 
@@ -485,7 +486,8 @@ def pool_sweep(*, by: User | None = None, now=None) -> int:
                 at=now,
             )
             count += 1
-        idle.update(owner=None, pooled_at=now)
+        # Version bump so an edit form opened before the sweep cannot put the owner back.
+        idle.update(owner=None, pooled_at=now, version=F("version") + 1)
         audit_record(
             action=Action.CUSTOMER_POOL,
             actor=by,

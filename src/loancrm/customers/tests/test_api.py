@@ -257,3 +257,18 @@ def test_patch_refused_without_edit_permission(api_client, users, mine):
     mine.refresh_from_db()
     assert mine.name == "接口测试客户"
     assert AuditEntry.objects.filter(action="permission.denied", actor=users["risk1"]).exists()
+
+
+def test_amounts_as_people_type_them(api_client, users):
+    as_user(api_client, users["sales1"])
+    resp = api_client.post(
+        "/api/v1/customers/",
+        {"name": "马万里", "phone": "13995001111", "expected_amount": "3.5万", "monthly_income": "8,000元"},
+        format="json",
+    )
+    assert resp.status_code == 201, resp.content
+    assert resp.json()["expected_amount"] == "35000.00" and resp.json()["monthly_income"] == "8000.00"
+    bad = api_client.post(
+        "/api/v1/customers/", {"name": "马", "phone": "13995001112", "expected_amount": "很多"}, format="json"
+    )
+    assert bad.status_code == 400 and "expected_amount" in bad.json()
