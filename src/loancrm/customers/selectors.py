@@ -197,7 +197,7 @@ def customer_timeline(customer: Customer, *, reveal: bool, limit: int = 100) -> 
 
     events: list[TimelineEvent] = []
     for f in customer.follow_ups.select_related("by")[:limit]:
-        body = f.content + (f"\n{_('下一步')}：{f.next_step}" if f.next_step else "")
+        body = f.content + ("\n" + _("下一步：%(step)s") % {"step": f.next_step} if f.next_step else "")
         events.append(TimelineEvent(f.at, "follow_up", _("跟进"), body, f.by.display_name))
     for h in customer_history(customer, reveal=reveal)[:limit]:
         body = "；".join(f"{c['field']}：{c['old'] or '—'} → {c['new'] or '—'}" for c in h["changes"])
