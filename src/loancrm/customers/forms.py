@@ -9,7 +9,7 @@ from loancrm.dictionaries.selectors import dictionary_choices
 
 from .cleaning import clean_customer_data
 from .fields import DICTIONARY_FIELDS, SENSITIVE, editable_fields
-from .models import Customer, FollowUp, RelatedPerson
+from .models import Customer, CustomerAsset, FollowUp, RelatedPerson
 
 
 def _form_field(name: str, instance: Customer | None) -> forms.Field:
@@ -151,6 +151,19 @@ class RelatedPersonForm(StyledFormMixin, forms.ModelForm):
             label=_("关系"), choices=dictionary_choices("relation", include_blank=False)
         )
         self.fields["relation"].widget.attrs["class"] = "form-select"
+
+
+class AssetForm(StyledFormMixin, forms.ModelForm):
+    class Meta:
+        model = CustomerAsset
+        fields = ["kind", "description", "estimated_value", "encumbered"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"] = forms.ChoiceField(
+            label=_("资产类型"), choices=dictionary_choices("asset_kind", include_blank=False)
+        )
+        self.fields["kind"].widget.attrs["class"] = "form-select"
 
 
 class AttachmentForm(StyledFormMixin, forms.Form):

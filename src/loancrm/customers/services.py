@@ -26,6 +26,7 @@ from .fields import SENSITIVE, editable_fields
 from .models import (
     Attachment,
     Customer,
+    CustomerAsset,
     CustomerTransfer,
     DataSource,
     FollowUp,
@@ -366,6 +367,19 @@ def related_person_save(
             extra={"relation": person.relation, "name": person.name},
         )
     return person
+
+
+def asset_add(*, by: User, customer: Customer, data: dict) -> CustomerAsset:
+    require_perm(by, Perm.CUSTOMER_EDIT)
+    with transaction.atomic():
+        asset = CustomerAsset.objects.create(customer=customer, **data)
+        audit_record(
+            action=Action.CUSTOMER_UPDATE,
+            actor=by,
+            obj=customer,
+            extra={"asset": asset.description, "kind": asset.kind, "value": asset.estimated_value},
+        )
+    return asset
 
 
 ALLOWED_UPLOADS = {

@@ -19,6 +19,7 @@ urlpatterns = [
     path("<int:customer_id>/follow-ups/", views.follow_up_add, name="follow_up_add"),
     path("<int:customer_id>/related/", views.related_person_save, name="related_add"),
     path("<int:customer_id>/related/<int:person_id>/", views.related_person_save, name="related_edit"),
+    path("<int:customer_id>/assets/", views.asset_add, name="asset_add"),
     path("<int:customer_id>/attachments/", views.attachment_upload, name="attachment_upload"),
     path(
         "<int:customer_id>/attachments/<int:attachment_id>/",

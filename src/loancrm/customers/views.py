@@ -20,7 +20,7 @@ from loancrm.dictionaries.selectors import dictionary_choices, dictionary_labels
 
 from . import selectors, services
 from .fields import FORM_LAYOUT, SENSITIVE, groups_for
-from .forms import AssignForm, AttachmentForm, CustomerForm, FollowUpForm, RelatedPersonForm
+from .forms import AssetForm, AssignForm, AttachmentForm, CustomerForm, FollowUpForm, RelatedPersonForm
 from .models import Attachment, CustomerType, RelatedPerson, SavedFilter, Tag
 
 
@@ -261,6 +261,7 @@ def customer_detail(request, customer_id: int):
             "follow_form": FollowUpForm(initial={"stage": customer.stage}),
             "person_form": RelatedPersonForm(),
             "attachment_form": AttachmentForm(),
+            "asset_form": AssetForm(),
             "attachment_labels": dictionary_labels("attachment_kind"),
             "relation_labels": dictionary_labels("relation"),
             "way_labels": dictionary_labels("follow_up_way"),
@@ -327,6 +328,21 @@ def related_person_save(request, customer_id: int, person_id: int | None = None)
             for e in errors:
                 messages.error(request, e)
     return redirect(reverse("customers:detail", args=[customer.pk]) + "#related")
+
+
+@login_required
+@require_POST
+def asset_add(request, customer_id: int):
+    customer = selectors.customer_get_for(request.user, customer_id)
+    form = AssetForm(request.POST)
+    if form.is_valid():
+        services.asset_add(by=request.user, customer=customer, data=form.cleaned_data)
+        messages.success(request, _("资产已添加"))
+    else:
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            messages.error(request, f"{label}：{'；'.join(errors)}" if label else "；".join(errors))
+    return redirect(reverse("customers:detail", args=[customer.pk]) + "#assets")
 
 
 @login_required

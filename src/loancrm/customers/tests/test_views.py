@@ -657,3 +657,16 @@ def test_bulk_tag_and_untag(client, users, customers):
     client.post(reverse("customers:bulk"), {"action": "untag", "tags": "VIP", "ids": own})
     assert not vip.customers.exists()
     assert AuditEntry.objects.filter(action="customer.tag").count() == 3
+
+
+def test_asset_added_on_the_360_page(client, users, mine):
+    login(client, users["sales1"])
+    resp = client.post(
+        reverse("customers:asset_add", args=[mine.pk]),
+        {"kind": "house", "description": "金凤区某小区 120㎡", "estimated_value": "860000", "encumbered": "on"},
+    )
+    assert resp.status_code == 302
+    asset = mine.assets.get()
+    assert asset.encumbered and asset.estimated_value == 860000
+    page = client.get(reverse("customers:detail", args=[mine.pk])).content.decode()
+    assert "金凤区某小区 120㎡" in page and "860,000.00" in page
