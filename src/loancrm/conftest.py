@@ -22,6 +22,10 @@ def _fast_hasher(settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.WHITENOISE_USE_FINDERS = True
+    # Cached reference data (dictionaries) must not leak from one test's rolled-back transaction.
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture

@@ -194,6 +194,9 @@ class Customer(models.Model):
             models.Index(fields=["phone_bidx"], name="customer_phone_bidx"),
             models.Index(fields=["id_number_bidx"], name="customer_id_bidx"),
             models.Index(fields=["stage", "-id"], name="customer_stage_recent"),
+            # Stage tab counts within a scope are answered from these indexes alone.
+            models.Index(fields=["owner", "stage"], name="customer_owner_stage"),
+            models.Index(fields=["department", "stage"], name="customer_dept_stage"),
             models.Index(fields=["owner", "next_follow_up_at"], name="customer_owner_due"),
             models.Index(fields=["department", "pooled_at"], name="customer_pool"),
         ]

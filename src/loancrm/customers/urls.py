@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.customer_list, name="list"),
     path("new/", views.customer_create, name="create"),
     path("bulk/", views.customer_bulk, name="bulk"),
+    path("stage-counts/", views.customer_stage_counts, name="stage_counts"),
     path("pool/", views.pool_list, name="pool"),
     path("pool/<int:customer_id>/claim/", views.pool_claim, name="claim"),
     path("handover/", views.handover, name="handover"),

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -16,6 +16,7 @@ from loancrm.accounts.access import require_perm
 from loancrm.accounts.models import Department
 from loancrm.accounts.permissions import DataScope, Perm, RoleCode
 from loancrm.accounts.scope import users_in_scope
+from loancrm.core.pagination import CappedPaginator
 from loancrm.dictionaries.selectors import dictionary_choices, dictionary_labels
 
 from . import selectors, services
@@ -64,13 +65,12 @@ def customer_list(request):
     g = request.GET
     f = filters_from(g)
     qs = selectors.customer_list(request.user, f)
-    page = Paginator(qs, 20).get_page(g.get("page"))
+    page = CappedPaginator(qs, 20).get_page(g.get("page"))
     query = g.copy()
     query.pop("page", None)
     without_stage = g.copy()
     without_stage.pop("page", None)
     without_stage.pop("stage", None)
-    stage_base = selectors.customer_list(request.user, filters_from(without_stage))
     wide = request.user.data_scope != DataScope.OWN
     context = {
         "page": page,
@@ -78,7 +78,6 @@ def customer_list(request):
         "q": g,
         "query": query.urlencode(),
         "stage_query": without_stage.urlencode(),
-        "stage_counts": selectors.stage_counts(stage_base),
         "stages": dictionary_choices("stage", include_blank=False),
         "stage_labels": dictionary_labels("stage"),
         "channels": dictionary_choices("channel", include_blank=False),
@@ -100,6 +99,16 @@ def customer_list(request):
         else "customers/list.html"
     )
     return render(request, template, context)
+
+
+@login_required
+def customer_stage_counts(request):
+    """The stage tabs' counts, fetched by htmx after the list has shown (a GROUP BY over the whole scope)."""
+    require_perm(request.user, Perm.CUSTOMER_VIEW, path=request.path)
+    params = request.GET.copy()
+    params.pop("stage", None)
+    counts = selectors.stage_counts(selectors.customer_list(request.user, filters_from(params)))
+    return JsonResponse({"counts": counts, "total": sum(counts.values())})
 
 
 @login_required

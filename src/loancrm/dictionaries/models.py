@@ -19,3 +19,16 @@ class DictionaryItem(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+def _clear_cache(**kwargs) -> None:
+    from django.db import transaction
+
+    from .selectors import dictionary_cache_clear
+
+    dictionary_cache_clear()
+    transaction.on_commit(dictionary_cache_clear)  # and again once the change is visible to others
+
+
+models.signals.post_save.connect(_clear_cache, sender=DictionaryItem)
+models.signals.post_delete.connect(_clear_cache, sender=DictionaryItem)

@@ -29,6 +29,9 @@ def dictionaries_ensure_defaults() -> None:
             if (kind, code) not in existing
         ]
     )
+    from .selectors import dictionary_cache_clear
+
+    dictionary_cache_clear()
 
 
 def _clean_label(kind: str, label: str, *, exclude_pk: int | None = None) -> str:

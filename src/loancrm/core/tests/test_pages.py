@@ -117,3 +117,15 @@ def test_edit_form_never_shows_full_phone_without_reveal(client, users, customer
     # Not even a manager gets it in the form: seeing it is the explicit, audited 查看完整信息 action.
     login(client, users["manager1"])
     assert own.phone not in client.get(reverse("customers:edit", args=[own.pk])).content.decode()
+
+
+def test_big_lists_stop_counting_at_the_cap(client, users, customers, monkeypatch):
+    from loancrm.core import pagination
+
+    monkeypatch.setattr(pagination, "COUNT_CAP", 10)
+    login(client, users["admin"])
+    resp = client.get(reverse("customers:list"))
+    assert resp.context["page"].paginator.capped
+    assert "超过 10 条" in resp.content.decode()
+    narrow = client.get(reverse("customers:list"), {"q": Customer.objects.first().phone})
+    assert not narrow.context["page"].paginator.capped and "共 1 条" in narrow.content.decode()

@@ -593,16 +593,18 @@ def test_stage_tab_counts(client, users, customers):
     login(client, users["sales1"])
     own = Customer.objects.filter(owner=users["sales1"])
     expected = Counter(own.values_list("stage", flat=True))
-    resp = client.get(reverse("customers:list"))
-    assert resp.context["stage_counts"] == dict(expected)
+    url = reverse("customers:stage_counts")
+    assert client.get(url).json() == {"counts": dict(expected), "total": own.count()}
     # Counts ignore the chosen stage (so every tab shows its number) but follow the other filters.
+    assert client.get(url, {"stage": "new"}).json()["counts"] == dict(expected)
     resp = client.get(reverse("customers:list"), {"stage": "new"})
-    assert resp.context["stage_counts"] == dict(expected)
     assert listed(resp) == set(own.filter(stage="new").values_list("pk", flat=True))
-    resp = client.get(reverse("customers:list"), {"channel": "referral"})
-    assert resp.context["stage_counts"] == dict(
+    assert client.get(url, {"channel": "referral"}).json()["counts"] == dict(
         Counter(own.filter(channel="referral").values_list("stage", flat=True))
     )
+    # The list page asks for them with its own filters.
+    page = client.get(reverse("customers:list"), {"channel": "referral"}).content.decode()
+    assert 'data-counts-url="/customers/stage-counts/?channel=referral"' in page
 
 
 def test_saved_filters_are_per_user(client, users, customers):
@@ -663,7 +665,12 @@ def test_asset_added_on_the_360_page(client, users, mine):
     login(client, users["sales1"])
     resp = client.post(
         reverse("customers:asset_add", args=[mine.pk]),
-        {"kind": "house", "description": "金凤区某小区 120㎡", "estimated_value": "860000", "encumbered": "on"},
+        {
+            "kind": "house",
+            "description": "金凤区某小区 120㎡",
+            "estimated_value": "860000",
+            "encumbered": "on",
+        },
     )
     assert resp.status_code == 302
     asset = mine.assets.get()
