@@ -19,8 +19,10 @@ class TwoFactorMiddleware:
             and not request.path.startswith(EXEMPT_PREFIXES)
             and not user.is_verified()
         ):
-            if user_has_device(user):
+            # Remember "no authenticator" in the session: one query per log-in, not per request.
+            if not request.session.get("otp_none") and user_has_device(user):
                 return redirect(f"{reverse('accounts:otp_verify')}?next={request.path}")
+            request.session["otp_none"] = True
             if user.role_id and user.role.require_2fa:
                 return redirect(reverse("accounts:otp_enrol"))
         return self.get_response(request)

@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models, transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -88,6 +89,12 @@ class Role(models.Model):
         return self.code == RoleCode.ADMIN or perm in self.permissions
 
 
+class UserManager(DjangoUserManager):
+    # Every request reads the user's role and department (permissions, scope, navbar): load them with it.
+    def get_queryset(self):
+        return super().get_queryset().select_related("role", "department")
+
+
 class User(AbstractUser):
     full_name = models.CharField(_("姓名"), max_length=50, blank=True)
     phone = models.CharField(_("手机号码"), max_length=20, blank=True)
@@ -102,6 +109,8 @@ class User(AbstractUser):
     role = models.ForeignKey(
         Role, verbose_name=_("角色"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
+
+    objects = UserManager()
 
     class Meta:
         verbose_name = _("用户")

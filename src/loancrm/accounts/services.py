@@ -145,6 +145,7 @@ def role_update(*, by: User, role: Role, data: dict[str, Any]) -> Role:
 
 
 def otp_device_confirm(*, user: User, device) -> None:
+    # (The enrolling session is verified by the caller; other sessions of the user log in again.)
     with transaction.atomic():
         device.confirmed = True
         device.save(update_fields=["confirmed"])

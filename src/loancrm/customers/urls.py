@@ -21,6 +21,8 @@ urlpatterns = [
     path("<int:customer_id>/related/", views.related_person_save, name="related_add"),
     path("<int:customer_id>/related/<int:person_id>/", views.related_person_save, name="related_edit"),
     path("<int:customer_id>/assets/", views.asset_add, name="asset_add"),
+    path("<int:customer_id>/assets/form/", views.asset_form, name="asset_form"),
+    path("<int:customer_id>/related/form/", views.related_form, name="related_form"),
     path("<int:customer_id>/attachments/", views.attachment_upload, name="attachment_upload"),
     path(
         "<int:customer_id>/attachments/<int:attachment_id>/",

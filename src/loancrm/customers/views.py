@@ -268,9 +268,7 @@ def customer_detail(request, customer_id: int):
             "can_reveal": reveal,
             "timeline": selectors.customer_timeline(customer, reveal=False, limit=50),
             "follow_form": FollowUpForm(initial={"stage": customer.stage}),
-            "person_form": RelatedPersonForm(),
             "attachment_form": AttachmentForm(),
-            "asset_form": AssetForm(),
             "attachment_labels": dictionary_labels("attachment_kind"),
             "relation_labels": dictionary_labels("relation"),
             "way_labels": dictionary_labels("follow_up_way"),
@@ -337,6 +335,23 @@ def related_person_save(request, customer_id: int, person_id: int | None = None)
             for e in errors:
                 messages.error(request, e)
     return redirect(reverse("customers:detail", args=[customer.pk]) + "#related")
+
+
+@login_required
+def related_form(request, customer_id: int):
+    """The add-related-person form, loaded on demand so the 360 page itself stays light."""
+    require_perm(request.user, Perm.CUSTOMER_EDIT, path=request.path)
+    customer = selectors.customer_get_for(request.user, customer_id)
+    return render(
+        request, "customers/_related_form.html", {"customer": customer, "person_form": RelatedPersonForm()}
+    )
+
+
+@login_required
+def asset_form(request, customer_id: int):
+    require_perm(request.user, Perm.CUSTOMER_EDIT, path=request.path)
+    customer = selectors.customer_get_for(request.user, customer_id)
+    return render(request, "customers/_asset_form.html", {"customer": customer, "asset_form": AssetForm()})
 
 
 @login_required
