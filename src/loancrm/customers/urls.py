@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:customer_id>/edit/", views.customer_edit, name="edit"),
     path("<int:customer_id>/reveal/", views.customer_reveal, name="reveal"),
     path("<int:customer_id>/history/", views.customer_history, name="history"),
+    path("<int:customer_id>/timeline/", views.customer_timeline, name="timeline"),
     path("<int:customer_id>/follow-ups/", views.follow_up_add, name="follow_up_add"),
     path("<int:customer_id>/related/", views.related_person_save, name="related_add"),
     path("<int:customer_id>/related/<int:person_id>/", views.related_person_save, name="related_edit"),

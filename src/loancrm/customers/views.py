@@ -266,7 +266,6 @@ def customer_detail(request, customer_id: int):
             "groups": groups,
             "labels": labels,
             "can_reveal": reveal,
-            "timeline": selectors.customer_timeline(customer, reveal=False, limit=50),
             "follow_form": FollowUpForm(initial={"stage": customer.stage}),
             "attachment_form": AttachmentForm(),
             "attachment_labels": dictionary_labels("attachment_kind"),
@@ -274,6 +273,18 @@ def customer_detail(request, customer_id: int):
             "way_labels": dictionary_labels("follow_up_way"),
             "asset_labels": dictionary_labels("asset_kind"),
         },
+    )
+
+
+@login_required
+def customer_timeline(request, customer_id: int):
+    """The 360 page's timeline, fetched right after the page (keeps the page itself quick at scale)."""
+    require_perm(request.user, Perm.CUSTOMER_VIEW, path=request.path)
+    customer = selectors.customer_get_for(request.user, customer_id)
+    return render(
+        request,
+        "customers/_timeline.html",
+        {"timeline": selectors.customer_timeline(customer, reveal=False, limit=50)},
     )
 
 

@@ -361,7 +361,9 @@ def test_follow_up_updates_customer_and_timeline(client, users, mine):
     assert mine.stage == "collecting"
     assert (follow.by, follow.way) == (users["sales1"], "phone")
 
-    resp = client.get(reverse("customers:detail", args=[mine.pk]))
+    detail = client.get(reverse("customers:detail", args=[mine.pk])).content.decode()
+    assert reverse("customers:timeline", args=[mine.pk]) in detail  # the page loads its timeline next
+    resp = client.get(reverse("customers:timeline", args=[mine.pk]))
     events = [e for e in resp.context["timeline"] if e.kind == "follow_up"]
     assert len(events) == 1 and "电话沟通，客户有贷款意向" in events[0].body
     html = resp.content.decode()
