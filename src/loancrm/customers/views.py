@@ -59,6 +59,15 @@ def _owner_choices(user):
     )
 
 
+def _flash_errors(request, form=None, exc: ValidationError | None = None) -> None:
+    """Form or service errors as messages naming the field (for the small forms on the 360 page)."""
+    errors = form.errors.items() if form is not None else exc.message_dict.items()
+    for field, msgs in errors:
+        label = form.fields[field].label if form is not None and field in form.fields else ""
+        text = "；".join(str(m) for m in msgs)
+        messages.error(request, f"{label}：{text}" if label else text)
+
+
 @login_required
 def customer_list(request):
     require_perm(request.user, Perm.CUSTOMER_VIEW, path=request.path)
@@ -246,17 +255,16 @@ def customer_detail(request, customer_id: int):
     require_perm(request.user, Perm.CUSTOMER_VIEW, path=request.path)
     customer = selectors.customer_get_for(request.user, customer_id)
     labels = _labels_for(customer)
-    groups = [
-        (
-            key,
-            title,
-            [
-                (str(customer._meta.get_field(n).verbose_name), n, _display_value(customer, n, labels))
-                for n in names
-            ],
-        )
-        for key, title, names in groups_for(customer.customer_type)
-    ]
+    # Only filled-in fields: a new lead has dozens of blanks, and the page reads better (and renders
+    # faster) without a column of dashes. The edit form shows every field.
+    groups = []
+    for key, title, names in groups_for(customer.customer_type):
+        rows = []
+        for n in names:
+            value = _display_value(customer, n, labels)
+            if value not in ("", None):
+                rows.append((str(customer._meta.get_field(n).verbose_name), n, value))
+        groups.append((key, title, rows, len(names) - len(rows)))
     reveal = selectors.can_reveal(request.user)
     return render(
         request,
@@ -319,9 +327,7 @@ def follow_up_add(request, customer_id: int):
         services.follow_up_create(by=request.user, customer=customer, data=form.cleaned_data)
         messages.success(request, _("跟进记录已保存"))
     else:
-        for field, errors in form.errors.items():
-            label = form.fields[field].label if field in form.fields else ""
-            messages.error(request, f"{label}：{'；'.join(errors)}" if label else "；".join(errors))
+        _flash_errors(request, form)
     return redirect(reverse("customers:detail", args=[customer.pk]) + "#follow-ups")
 
 
@@ -338,13 +344,9 @@ def related_person_save(request, customer_id: int, person_id: int | None = None)
             )
             messages.success(request, _("关联人已保存"))
         except ValidationError as exc:
-            for msgs in exc.message_dict.values():
-                for m in msgs:
-                    messages.error(request, m)
+            _flash_errors(request, exc=exc)
     else:
-        for errors in form.errors.values():
-            for e in errors:
-                messages.error(request, e)
+        _flash_errors(request, form)
     return redirect(reverse("customers:detail", args=[customer.pk]) + "#related")
 
 
@@ -374,9 +376,7 @@ def asset_add(request, customer_id: int):
         services.asset_add(by=request.user, customer=customer, data=form.cleaned_data)
         messages.success(request, _("资产已添加"))
     else:
-        for field, errors in form.errors.items():
-            label = form.fields[field].label if field in form.fields else ""
-            messages.error(request, f"{label}：{'；'.join(errors)}" if label else "；".join(errors))
+        _flash_errors(request, form)
     return redirect(reverse("customers:detail", args=[customer.pk]) + "#assets")
 
 
@@ -395,13 +395,9 @@ def attachment_upload(request, customer_id: int):
             )
             messages.success(request, _("附件已上传"))
         except ValidationError as exc:
-            for msgs in exc.message_dict.values():
-                for m in msgs:
-                    messages.error(request, m)
+            _flash_errors(request, exc=exc)
     else:
-        for errors in form.errors.values():
-            for e in errors:
-                messages.error(request, e)
+        _flash_errors(request, form)
     return redirect(reverse("customers:detail", args=[customer.pk]) + "#attachments")
 
 
