@@ -68,6 +68,20 @@ def _flash_errors(request, form=None, exc: ValidationError | None = None) -> Non
         messages.error(request, f"{label}：{text}" if label else text)
 
 
+def _post_on_customer(request, customer_id: int, form, save, success: str, anchor: str):
+    """The small forms of the 360 page: validate, call the service, flash the outcome, back to the page."""
+    customer = selectors.customer_get_for(request.user, customer_id)
+    if form.is_valid():
+        try:
+            save(customer, form.cleaned_data)
+            messages.success(request, success)
+        except ValidationError as exc:
+            _flash_errors(request, exc=exc)
+    else:
+        _flash_errors(request, form)
+    return redirect(reverse("customers:detail", args=[customer.pk]) + f"#{anchor}")
+
+
 @login_required
 def customer_list(request):
     require_perm(request.user, Perm.CUSTOMER_VIEW, path=request.path)
@@ -321,33 +335,23 @@ def customer_history(request, customer_id: int):
 @login_required
 @require_POST
 def follow_up_add(request, customer_id: int):
-    customer = selectors.customer_get_for(request.user, customer_id)
-    form = FollowUpForm(request.POST)
-    if form.is_valid():
-        services.follow_up_create(by=request.user, customer=customer, data=form.cleaned_data)
-        messages.success(request, _("跟进记录已保存"))
-    else:
-        _flash_errors(request, form)
-    return redirect(reverse("customers:detail", args=[customer.pk]) + "#follow-ups")
+    return _post_on_customer(
+        request, customer_id, FollowUpForm(request.POST),
+        lambda c, data: services.follow_up_create(by=request.user, customer=c, data=data),
+        _("跟进记录已保存"), "follow-ups",
+    )  # fmt: skip
 
 
 @login_required
 @require_POST
 def related_person_save(request, customer_id: int, person_id: int | None = None):
-    customer = selectors.customer_get_for(request.user, customer_id)
-    person = get_object_or_404(RelatedPerson, pk=person_id, customer=customer) if person_id else None
-    form = RelatedPersonForm(request.POST)
-    if form.is_valid():
-        try:
-            services.related_person_save(
-                by=request.user, customer=customer, person=person, data=form.cleaned_data
-            )
-            messages.success(request, _("关联人已保存"))
-        except ValidationError as exc:
-            _flash_errors(request, exc=exc)
-    else:
-        _flash_errors(request, form)
-    return redirect(reverse("customers:detail", args=[customer.pk]) + "#related")
+    def save(customer, data):
+        person = get_object_or_404(RelatedPerson, pk=person_id, customer=customer) if person_id else None
+        services.related_person_save(by=request.user, customer=customer, person=person, data=data)
+
+    return _post_on_customer(
+        request, customer_id, RelatedPersonForm(request.POST), save, _("关联人已保存"), "related"
+    )
 
 
 @login_required
@@ -370,35 +374,21 @@ def asset_form(request, customer_id: int):
 @login_required
 @require_POST
 def asset_add(request, customer_id: int):
-    customer = selectors.customer_get_for(request.user, customer_id)
-    form = AssetForm(request.POST)
-    if form.is_valid():
-        services.asset_add(by=request.user, customer=customer, data=form.cleaned_data)
-        messages.success(request, _("资产已添加"))
-    else:
-        _flash_errors(request, form)
-    return redirect(reverse("customers:detail", args=[customer.pk]) + "#assets")
+    return _post_on_customer(
+        request, customer_id, AssetForm(request.POST),
+        lambda c, data: services.asset_add(by=request.user, customer=c, data=data),
+        _("资产已添加"), "assets",
+    )  # fmt: skip
 
 
 @login_required
 @require_POST
 def attachment_upload(request, customer_id: int):
-    customer = selectors.customer_get_for(request.user, customer_id)
-    form = AttachmentForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            services.attachment_upload(
-                by=request.user,
-                customer=customer,
-                upload=form.cleaned_data["file"],
-                kind=form.cleaned_data["kind"],
-            )
-            messages.success(request, _("附件已上传"))
-        except ValidationError as exc:
-            _flash_errors(request, exc=exc)
-    else:
-        _flash_errors(request, form)
-    return redirect(reverse("customers:detail", args=[customer.pk]) + "#attachments")
+    return _post_on_customer(
+        request, customer_id, AttachmentForm(request.POST, request.FILES),
+        lambda c, data: services.attachment_upload(by=request.user, customer=c, upload=data["file"], kind=data["kind"]),
+        _("附件已上传"), "attachments",
+    )  # fmt: skip
 
 
 @login_required
