@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "loancrm.audit",
     "loancrm.dictionaries",
     "loancrm.customers",
+    "loancrm.imports",
+    "loancrm.exports",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,8 @@ urlpatterns = [
     path("", include("loancrm.audit.urls")),
     path("", include("loancrm.dictionaries.urls")),
     path("customers/", include("loancrm.customers.urls")),
+    path("imports/", include("loancrm.imports.urls")),
+    path("exports/", include("loancrm.exports.urls")),
     path("api/v1/", include("loancrm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),

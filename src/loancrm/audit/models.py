@@ -30,6 +30,8 @@ class Action(models.TextChoices):
     CUSTOMER_POOL = "customer.pool", _("退回公海")
     CUSTOMER_CLAIM = "customer.claim", _("认领公海客户")
     CUSTOMER_DUPLICATE = "customer.duplicate", _("撞单拦截")
+    CUSTOMER_IMPORT = "customer.import", _("导入客户")
+    CUSTOMER_IMPORT_UNDO = "customer.import_undo", _("撤销导入")
     FOLLOW_UP_CREATE = "followup.create", _("新增跟进记录")
     RELATED_PERSON_UPDATE = "related.update", _("修改关联人")
     ATTACHMENT_UPLOAD = "attachment.upload", _("上传附件")

@@ -36,21 +36,44 @@ def bulk_insert(
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     names = [f.attname for f in fields]
     defaults = [f.get_default() for f in fields]
-    preps = [(lambda v, f=f: f.get_db_prep_save(v, connection)) if _needs_prep(f) else None for f in fields]
+    from loancrm.core.crypto import EncryptedTextField
+
+    preps = []
+    for f in fields:
+        if isinstance(f, EncryptedTextField):
+            preps.append(f.get_prep_value)  # what get_db_prep_save ends in, without the layers
+        elif _needs_prep(f):
+            preps.append(lambda v, f=f: f.get_db_prep_save(v, connection))
+        else:
+            preps.append(None)
     qn = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
         qn(model._meta.db_table), ", ".join(qn(f.column) for f in fields), ", ".join(["%s"] * len(fields))
     )
+    columns = list(zip(names, defaults, preps, strict=True))
     total = 0
     with connection.cursor() as cursor:
         for chunk in _batched(rows, batch_size):
+            # Rows of one batch share many values (the same timestamp, the default {}): a value that
+            # is the very object of the previous row's is prepared once.
+            last: list = [_MISSING] * len(columns)
+            prepared: list = [None] * len(columns)
             params = []
             for row in chunk:
                 values = []
-                for name, default, prep in zip(names, defaults, preps, strict=True):
+                for i, (name, default, prep) in enumerate(columns):
                     v = row.get(name, default)
-                    values.append(prep(v) if prep is not None and v is not None else v)
+                    if prep is not None and v is not None:
+                        if v is last[i]:
+                            v = prepared[i]
+                        else:
+                            last[i] = v
+                            v = prepared[i] = prep(v)
+                    values.append(v)
                 params.append(values)
             cursor.executemany(sql, params)
             total += len(chunk)
     return total
+
+
+_MISSING = object()

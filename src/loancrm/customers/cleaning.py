@@ -69,8 +69,21 @@ def _date(value: Any) -> date | None:
     raise ValueError
 
 
+def dictionary_lookups() -> dict[str, tuple[dict[str, str], dict[str, str]]]:
+    """field → (code → label, label → code) of the active items; an import reads them once per run."""
+    out = {}
+    for name, kind in DICTIONARY_FIELDS.items():
+        labels = dictionary_labels(kind, active_only=True)
+        out[name] = (labels, {label: code for code, label in labels.items()})
+    return out
+
+
 def clean_customer_data(
-    raw: dict[str, Any], *, instance: Customer | None = None, unknown_dictionary_values: str = "error"
+    raw: dict[str, Any],
+    *,
+    instance: Customer | None = None,
+    unknown_dictionary_values: str = "error",
+    lookups: dict[str, tuple[dict[str, str], dict[str, str]]] | None = None,
 ) -> dict[str, Any]:
     """Normalise and validate; `unknown_dictionary_values="keep"` keeps unknown codes for an admin to map."""
     data = dict(raw)
@@ -116,10 +129,9 @@ def clean_customer_data(
             except ValidationError as exc:
                 fail("id_number", exc.messages[0])
             else:
-                born, sex = (
-                    v.resident_id_birth_date(data["id_number"]),
-                    v.resident_id_gender(data["id_number"]),
-                )
+                id18 = data["id_number"]  # validated above: digits 7–14 are a real date
+                born = date(int(id18[6:10]), int(id18[10:12]), int(id18[12:14]))
+                sex = Gender.MALE if int(id18[16]) % 2 else Gender.FEMALE
                 if data.get("gender") and data["gender"] != sex:
                     fail(
                         "gender",
@@ -185,10 +197,13 @@ def clean_customer_data(
             unmapped.pop(name, None)
             continue
         # Retired items stay readable on old records but cannot be chosen anew.
-        labels = dictionary_labels(kind, active_only=True)
+        if lookups is not None:
+            labels, by_label = lookups[name]
+        else:
+            labels = dictionary_labels(kind, active_only=True)
+            by_label = {label: code for code, label in labels.items()}
         if instance is not None and getattr(instance, name) == value:
             labels = {**labels, value: value}
-        by_label = {label: code for code, label in labels.items()}
         if value in labels:
             unmapped.pop(name, None)
         elif value in by_label:  # people type the label (渠道: 抖音), forms send the code

@@ -4,6 +4,8 @@ One list drives the form, the 360 page, the history view, the API and (next) imp
 added in one place.
 """
 
+import functools
+
 from django.utils.translation import gettext_lazy as _
 
 # Fields whose values are encrypted at rest, masked on screen without the reveal permission, and whose
@@ -103,7 +105,9 @@ def groups_for(customer_type: str) -> list[tuple[str, str, list[str]]]:
     return head + SHARED_GROUPS
 
 
+@functools.cache
 def editable_fields() -> list[str]:
+    """Every field a person can fill in, in form order (computed once; do not modify the list)."""
     seen: list[str] = list(COMMON_HEAD)
     for _key, _title, names in INDIVIDUAL_GROUPS + ENTERPRISE_GROUPS + SHARED_GROUPS:
         seen += [n for n in names if n not in seen]

@@ -27,6 +27,17 @@ def format_customer_no(seq: int, when=None) -> str:
     return f"{PREFIX}{digits}-{check_char(digits)}"
 
 
+def format_customer_nos(seqs: range, when=None) -> list[str]:
+    """Many numbers of the same month at once (imports)."""
+    when = timezone.localtime(when) if when else timezone.localtime()
+    month = f"{when:%y%m}"
+    out = []
+    for seq in seqs:
+        digits = f"{month}{seq:06d}"
+        out.append(f"{PREFIX}{digits}-{check_char(digits)}")
+    return out
+
+
 def is_valid_customer_no(value: str) -> bool:
     value = (value or "").strip().upper()
     if not value.startswith(PREFIX) or "-" not in value:

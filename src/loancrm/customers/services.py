@@ -516,3 +516,166 @@ def ensure_can_touch(by: User, customer: Customer) -> None:
 
     if not customers_visible_to(by).filter(pk=customer.pk).exists():
         raise PermissionDenied
+
+
+# --- Imports: the same cleaning, duplicate rules, encryption, blind index, history and audit, in bulk ---
+
+
+_NO_UNMAPPED: dict = {}  # shared by rows (bulk_insert prepares one object once); never modified
+
+
+def customer_row(
+    *, by: User, data: dict[str, Any], owner: User, customer_no: str, source: str, now
+) -> dict[str, Any]:
+    """A new customer as a database row (attribute names) from values `clean_customer_data` returned."""
+    row: dict[str, Any] = {}
+    for name in editable_fields():
+        if name in data:
+            value = data[name]
+            row[name] = "" if value is None and name in _NOT_NULL else value
+    row["unmapped_values"] = data.get("unmapped_values") or _NO_UNMAPPED
+    row["phone_bidx"] = blind_index(row.get("phone") or "")
+    row["id_number_bidx"] = blind_index(row["id_number"]) if row.get("id_number") else ""
+    row.update(
+        customer_no=customer_no,
+        owner_id=owner.pk,
+        department_id=owner.department_id or by.department_id,
+        created_by_id=by.pk,
+        updated_by_id=by.pk,
+        data_source=source,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    return row
+
+
+def customers_insert_rows(*, by: User, rows: list[dict[str, Any]], reason: str) -> dict[str, int]:
+    """Insert prepared rows (customer_row) with their first history version and audit entry each.
+
+    The caller holds the transaction and has already checked duplicates; returns customer_no → id.
+    """
+    from loancrm.audit.models import AuditEntry
+    from loancrm.core.bulk import bulk_insert
+
+    if not rows:
+        return {}
+    bulk_insert(Customer, rows)
+    ids = dict(
+        Customer.objects.filter(customer_no__in=[r["customer_no"] for r in rows]).values_list(
+            "customer_no", "id"
+        )
+    )
+    history_model = Customer.history.model
+    now = rows[0]["updated_at"]
+    history, audits = [], []
+    ip = _audit_ip()
+    fields = editable_fields()
+    for r in rows:
+        pk = ids[r["customer_no"]]
+        history.append(
+            {**r, "id": pk, "history_date": now, "history_type": "+", "history_user_id": by.pk,
+             "history_change_reason": reason}
+        )  # fmt: skip
+        audits.append(
+            {
+                "at": now,
+                "actor_id": by.pk,
+                "actor_username": by.username,
+                "ip": ip,
+                "action": str(Action.CUSTOMER_CREATE),
+                "object_type": "customer",
+                "object_id": str(pk),
+                "object_repr": f"{r['name']}（{r['customer_no']}）"[:200],
+                "changes": {
+                    f: ["", AUDIT_MASK] if f in SENSITIVE else [None, str(value)]
+                    for f in fields
+                    if (value := r.get(f)) not in (None, "", [])
+                },
+                "extra": {"source": r["data_source"], "reason": reason},
+            }
+        )
+    bulk_insert(history_model, history)
+    bulk_insert(AuditEntry, audits)
+    return ids
+
+
+def _audit_ip():
+    from loancrm.audit import context
+
+    return context.current().ip
+
+
+def customer_merge(
+    *, by: User, customer_id: int, data: dict[str, Any], only_empty: bool, reason: str
+) -> dict[str, Any]:
+    """Write the non-empty cleaned values into an existing customer (only into empty fields when
+    `only_empty`); returns the changed fields' previous values ({} when nothing changed).
+
+    The caller checked that `by` may see the customer; a unique clash raises IntegrityError inside a
+    savepoint, so only this customer's change is lost.
+    """
+    require_perm(by, Perm.CUSTOMER_EDIT)
+    with transaction.atomic():
+        current = Customer.objects.select_for_update().get(pk=customer_id)
+        before = _values(current)
+        changes = {}
+        for name in editable_fields():
+            value = data.get(name)
+            if value in (None, "", [], {}):
+                continue
+            old = before.get(name)
+            if only_empty and old not in (None, "", [], {}):
+                continue
+            if old != value:
+                changes[name] = value
+        unmapped = dict(current.unmapped_values)
+        for name, value in (data.get("unmapped_values") or {}).items():
+            if not getattr(current, name, "") or not only_empty:
+                unmapped[name] = value
+        if not changes and unmapped == current.unmapped_values:
+            return {}
+        _apply(current, {**changes, "unmapped_values": unmapped})
+        current.version += 1
+        current.updated_by = by
+        current._history_user = by
+        current._change_reason = reason
+        current.save()
+        audit_record(
+            action=Action.CUSTOMER_UPDATE,
+            actor=by,
+            obj=current,
+            changes=_audit_changes({k: before[k] for k in changes}, changes),
+            extra={"reason": reason},
+        )
+    return {k: before[k] for k in changes} or {"unmapped_values": None}
+
+
+def customer_restore_fields(*, by: User, customer_id: int, values: dict[str, Any], reason: str) -> bool:
+    """Put back earlier values (as stored by an import's undo record); False when the customer is gone."""
+    require_perm(by, Perm.CUSTOMER_EDIT)
+    with transaction.atomic():
+        current = Customer.objects.select_for_update().filter(pk=customer_id).first()
+        if current is None:
+            return False
+        before = _values(current)
+        restored = {}
+        for name, value in values.items():
+            if name not in before:
+                continue
+            model_field = Customer._meta.get_field(name)
+            restored[name] = model_field.to_python(value) if value not in (None, "") else value
+        _apply(current, restored)
+        current.version += 1
+        current.updated_by = by
+        current._history_user = by
+        current._change_reason = reason
+        current.save()
+        audit_record(
+            action=Action.CUSTOMER_UPDATE,
+            actor=by,
+            obj=current,
+            changes=_audit_changes({k: before[k] for k in restored}, restored),
+            extra={"reason": reason},
+        )
+    return True

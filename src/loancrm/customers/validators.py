@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -67,8 +68,14 @@ def _compact(value: str, drop: str = "") -> str:
     return text
 
 
+_TODAY: list = [None, None]  # (minute, date): imports check thousands of birth dates a second
+
+
 def _today() -> datetime.date:
-    return timezone.localdate() if settings.USE_TZ else datetime.date.today()
+    minute = int(time.time() // 60)
+    if _TODAY[0] != minute:
+        _TODAY[:] = [minute, timezone.localdate() if settings.USE_TZ else datetime.date.today()]
+    return _TODAY[1]
 
 
 # --- 居民身份证号码 (GB 11643-1999) -------------------------------------------

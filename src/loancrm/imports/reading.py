@@ -1,0 +1,136 @@
+"""Reading a customer sheet as people send it: .xlsx/.xls/.xlsb/.ods via calamine, or CSV in any encoding
+Chinese offices use (UTF-8, UTF-8 with BOM, GBK/GB18030), with title rows above the header.
+"""
+
+import codecs
+import csv
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.utils.translation import gettext as _
+
+from .columns import auto_mapping, field_for_header
+
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
+CSV_SUFFIXES = {".csv", ".txt"}
+HEADER_SCAN_ROWS = 30  # title rows, notes and blank rows above the header
+
+
+class SheetError(Exception):
+    """The file cannot be read as a customer sheet; the message says why, in Chinese."""
+
+
+@dataclass
+class SheetInfo:
+    sheet_name: str
+    header_row: int  # the sheet's own row number (1-based)
+    headers: list[str]
+    mapping: list[str | None]
+    estimated_rows: int  # data rows below the header, blank rows included
+
+
+def detect_encoding(path: Path) -> str:
+    """utf-8-sig / utf-8 when every byte decodes as UTF-8, else gb18030 (a superset of GBK and GB2312)."""
+    with open(path, "rb") as fh:
+        head = fh.read(3)
+        if head == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "gb18030"
+    return "utf-8"
+
+
+def _csv_rows(path: Path) -> Iterator[list]:
+    encoding = detect_encoding(path)
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        sample = fh.read(64 * 1024)
+        fh.seek(0)
+        if encoding == "utf-8-sig":
+            pass  # the codec skips the BOM itself
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
+        except csv.Error:
+            dialect = csv.excel
+        yield from csv.reader(fh, dialect)
+
+
+def _spreadsheet_rows(path: Path) -> tuple[str, Iterator[list]]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises several error types for broken or encrypted files
+        raise SheetError(
+            _("无法读取该文件（%(reason)s）。请确认它是 Excel 或 CSV 文件，且没有设置密码。")
+            % {"reason": type(exc).__name__}
+        ) from exc
+    # The first sheet that has a recognisable header; people keep notes on other sheets.
+    first = None
+    for name in workbook.sheet_names:
+        rows = workbook.get_sheet_by_name(name).iter_rows()
+        head = [r for _i, r in zip(range(HEADER_SCAN_ROWS), rows, strict=False)]
+        if _find_header(head)[1] >= 2:
+            return name, itertools.chain(head, rows)
+        if first is None:
+            first = (name, itertools.chain(head, rows))
+    if first is None:
+        raise SheetError(_("文件中没有工作表。"))
+    return first
+
+
+def open_rows(path: Path, original_name: str = "") -> tuple[str, Iterator[list]]:
+    """(sheet name, rows from the sheet's first row); every row is a list of cell values."""
+    suffix = Path(original_name or path.name).suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return "", _csv_rows(path)
+    if suffix in SPREADSHEET_SUFFIXES:
+        return _spreadsheet_rows(path)
+    raise SheetError(
+        _("不支持的文件类型“%(suffix)s”：请上传 .xlsx、.xls 或 .csv 文件。") % {"suffix": suffix or "?"}
+    )
+
+
+def _find_header(rows: list[list]) -> tuple[int, int]:
+    """(index, score) of the row naming the most known columns; title rows above it score 0 or 1."""
+    best_index, best_score = 0, 0
+    for i, row in enumerate(rows):
+        score = sum(1 for cell in row if field_for_header(cell))
+        if score > best_score:
+            best_index, best_score = i, score
+    return best_index, best_score
+
+
+def inspect(path: Path, original_name: str = "") -> SheetInfo:
+    """Find the header row and map its columns; raise SheetError when no header can be found."""
+    sheet_name, rows = open_rows(path, original_name)
+    try:
+        head = [r for _i, r in zip(range(HEADER_SCAN_ROWS), rows, strict=False)]
+    except (UnicodeError, csv.Error) as exc:
+        raise SheetError(_("无法读取该文件：%(reason)s") % {"reason": exc}) from exc
+    index, score = _find_header(head)
+    if score < 2:
+        raise SheetError(
+            _("在前 %(n)s 行中找不到表头（如“姓名”“手机号码”“身份证号”）。请确认文件第一张工作表是客户名单。")
+            % {"n": HEADER_SCAN_ROWS}
+        )
+    headers = [str(c).strip() if c is not None else "" for c in head[index]]
+    while headers and not headers[-1]:
+        headers.pop()
+    remaining = len(head) - index - 1 + sum(1 for _ in rows)
+    return SheetInfo(sheet_name, index + 1, headers, auto_mapping(headers), remaining)
+
+
+def data_rows(path: Path, original_name: str, header_row: int) -> Iterator[tuple[int, list]]:
+    """(sheet row number, cells) for every row below the header."""
+    _name, rows = open_rows(path, original_name)
+    for number, row in enumerate(rows, start=1):
+        if number > header_row:
+            yield number, row

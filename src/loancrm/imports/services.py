@@ -1,0 +1,601 @@
+"""Every write of the importer: upload, mapping, runs (dry or real), templates and undo.
+
+A run reads the sheet in chunks; every row goes through `customers.cleaning.clean_customer_data` (the
+form's and API's validation), the duplicate rules of customers (ID number, phone and USCC blind
+indexes / codes) and `customers.services` for rows, history and audit. The whole run is one
+transaction: killed half-way it leaves nothing, and running it again does the whole job. A dry run is
+the same run rolled back at the end, so it reports exactly what the import would do.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loancrm.accounts.access import require_perm
+from loancrm.accounts.models import User
+from loancrm.accounts.permissions import Perm
+from loancrm.accounts.scope import users_in_scope
+from loancrm.audit.models import Action
+from loancrm.audit.services import audit_record
+from loancrm.core.crypto import blind_index
+from loancrm.customers import numbers
+from loancrm.customers.cleaning import clean_customer_data, dictionary_lookups
+from loancrm.customers.models import Customer, DataSource
+from loancrm.customers.selectors import customers_visible_to
+from loancrm.customers.services import (
+    customer_merge,
+    customer_restore_fields,
+    customer_row,
+    customers_insert_rows,
+)
+
+from . import reading
+from .columns import BY_FIELD, IMPORTABLE, OWNER, normalise_header
+from .errors_workbook import ErrorWorkbook
+from .models import BatchStatus, ImportBatch, ImportRecord, ImportTemplate, OnDuplicate, OnError
+from .values import CellError, cell_value, is_blank_row
+
+log = logging.getLogger(__name__)
+
+CHUNK = 2000
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+ERROR_SAMPLE = 200
+STALE_AFTER_SECONDS = 300  # a run whose progress has not moved for this long died with its process
+IMPORTABLE_FIELDS = {c.field for c in IMPORTABLE}
+
+
+def batch_dir(batch: ImportBatch) -> Path:
+    return Path(settings.DATA_DIR) / "imports" / str(batch.pk)
+
+
+# --- upload and settings ------------------------------------------------------------------------------
+
+
+def import_batch_create(*, by: User, file: IO[bytes] | Path, original_name: str) -> ImportBatch:
+    """Store the uploaded sheet privately, find its header row and map its columns."""
+    require_perm(by, Perm.CUSTOMER_IMPORT)
+    suffix = Path(original_name).suffix.lower()
+    if suffix not in reading.SPREADSHEET_SUFFIXES | reading.CSV_SUFFIXES:
+        raise ValidationError(
+            {
+                "file": [
+                    _("不支持的文件类型“%(suffix)s”：请上传 .xlsx、.xls 或 .csv 文件。")
+                    % {"suffix": suffix or "?"}
+                ]
+            }
+        )
+    with transaction.atomic():
+        batch = ImportBatch.objects.create(created_by=by, original_name=original_name[:255], default_owner=by)
+    folder = batch_dir(batch)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"source{suffix}"
+    digest, size = hashlib.sha256(), 0
+    source = open(file, "rb") if isinstance(file, Path) else file  # noqa: SIM115 - closed below
+    try:
+        with open(path, "wb") as out:
+            while chunk := source.read(1 << 20):
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES:
+                    break
+                digest.update(chunk)
+                out.write(chunk)
+    finally:
+        if isinstance(file, Path):
+            source.close()
+    try:
+        if size > MAX_UPLOAD_BYTES:
+            raise reading.SheetError(_("文件超过 %(mb)s MB，请拆分后导入。") % {"mb": MAX_UPLOAD_BYTES >> 20})
+        if size == 0:
+            raise reading.SheetError(_("文件是空的。"))
+        info = reading.inspect(path, original_name)
+    except reading.SheetError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        batch.delete()
+        raise ValidationError({"file": [str(exc)]}) from None
+    mapping = info.mapping
+    template = _matching_template(by, info.headers)
+    if template is not None:
+        mapping = [template.mapping.get(normalise_header(h)) for h in info.headers]
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        stored_path=str(path),
+        file_size=size,
+        file_sha256=digest.hexdigest(),
+        sheet_name=info.sheet_name,
+        header_row=info.header_row,
+        headers=info.headers,
+        mapping=mapping,
+        rows_total=info.estimated_rows,
+    )
+    batch.refresh_from_db()
+    return batch
+
+
+def _matching_template(by: User, headers: list[str]) -> ImportTemplate | None:
+    keys = {normalise_header(h) for h in headers if normalise_header(h)}
+    for template in ImportTemplate.objects.filter(created_by=by).order_by("-created_at"):
+        if keys and keys <= set(template.mapping):
+            return template
+    return None
+
+
+def _validate_mapping(batch: ImportBatch, mapping: list[str | None]) -> list[str | None]:
+    if len(mapping) != len(batch.headers):
+        raise ValidationError({"mapping": [_("列对应与表头数量不一致，请重新上传文件。")]})
+    clean: list[str | None] = [m or None for m in mapping]
+    seen: dict[str, str] = {}
+    errors = []
+    for header, name in zip(batch.headers, clean, strict=True):
+        if name is None:
+            continue
+        if name not in IMPORTABLE_FIELDS:
+            errors.append(_("“%(header)s”对应的字段无效") % {"header": header})
+        elif name in seen:
+            errors.append(
+                _("“%(field)s”同时对应了“%(a)s”和“%(b)s”两列，请只保留一列")
+                % {"field": BY_FIELD[name].header, "a": seen[name], "b": header}
+            )
+        else:
+            seen[name] = header
+    if "name" not in seen:
+        errors.append(_("请为“姓名”选择一列：没有姓名的客户无法导入"))
+    if errors:
+        raise ValidationError({"mapping": errors})
+    return clean
+
+
+def import_batch_configure(
+    *,
+    by: User,
+    batch: ImportBatch,
+    mapping: list[str | None],
+    on_duplicate: str,
+    on_error: str,
+    use_owner_column: bool,
+    default_owner: User | None,
+) -> ImportBatch:
+    require_perm(by, Perm.CUSTOMER_IMPORT)
+    if batch.is_running:
+        raise ValidationError({"__all__": [_("该批次正在处理中，请等它完成。")]})
+    if batch.status in (BatchStatus.DONE, BatchStatus.UNDONE):
+        raise ValidationError({"__all__": [_("该批次已经导入，不能再修改设置。")]})
+    errors: dict[str, list[str]] = {}
+    try:
+        mapping = _validate_mapping(batch, mapping)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if on_duplicate not in OnDuplicate.values:
+        errors["on_duplicate"] = [_("请选择重复客户的处理方式")]
+    if on_error not in OnError.values:
+        errors["on_error"] = [_("请选择出错行的处理方式")]
+    owner = default_owner or by
+    if owner.pk != by.pk and not users_in_scope(by).filter(pk=owner.pk, is_active=True).exists():
+        errors["default_owner"] = [_("只能分配给自己范围内在职的业务员")]
+    if errors:
+        raise ValidationError(errors)
+    batch.mapping = mapping
+    batch.on_duplicate = on_duplicate
+    batch.on_error = on_error
+    batch.use_owner_column = use_owner_column
+    batch.default_owner = owner
+    batch.save(update_fields=["mapping", "on_duplicate", "on_error", "use_owner_column", "default_owner"])
+    return batch
+
+
+def import_template_save(*, by: User, batch: ImportBatch, name: str) -> ImportTemplate:
+    """Remember this sheet's mapping under a name; the next upload with the same headers uses it."""
+    require_perm(by, Perm.CUSTOMER_IMPORT)
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": [_("请填写模板名称")]})
+    mapping = {
+        normalise_header(h): f
+        for h, f in zip(batch.headers, batch.mapping, strict=False)
+        if normalise_header(h)
+    }
+    template, _created = ImportTemplate.objects.update_or_create(
+        created_by=by, name=name[:60], defaults={"mapping": mapping, "created_at": timezone.now()}
+    )
+    return template
+
+
+def import_template_apply(*, by: User, batch: ImportBatch, template: ImportTemplate) -> ImportBatch:
+    require_perm(by, Perm.CUSTOMER_IMPORT)
+    batch.mapping = [template.mapping.get(normalise_header(h)) for h in batch.headers]
+    batch.save(update_fields=["mapping"])
+    return batch
+
+
+def import_template_delete(*, by: User, template: ImportTemplate) -> None:
+    require_perm(by, Perm.CUSTOMER_IMPORT)
+    template.delete()
+
+
+# --- running ------------------------------------------------------------------------------------------
+
+
+def is_stale(batch: ImportBatch) -> bool:
+    """A run marked as running whose process is gone (its progress file stopped moving)."""
+    if not batch.is_running:
+        return False
+    progress = batch_dir(batch) / "progress.json"
+    last = (
+        progress.stat().st_mtime if progress.exists() else (batch.started_at or batch.created_at).timestamp()
+    )
+    return timezone.now().timestamp() - last > STALE_AFTER_SECONDS
+
+
+def import_batch_start(*, by: User, batch: ImportBatch, dry_run: bool) -> ImportBatch:
+    """Queue a run in the background (the worker picks it up); progress shows on the batch page."""
+    require_perm(by, Perm.CUSTOMER_IMPORT)
+    if batch.is_running and not is_stale(batch):
+        raise ValidationError({"__all__": [_("该批次正在处理中，请等它完成。")]})
+    if batch.status in (BatchStatus.DONE, BatchStatus.UNDONE):
+        raise ValidationError({"__all__": [_("该批次已经导入过了。")]})
+    _validate_mapping(batch, batch.mapping)
+    ImportBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.QUEUED, dry_run=dry_run, rows_done=0)
+    from .tasks import run_import
+
+    transaction.on_commit(lambda: run_import(batch.pk, dry_run))
+    batch.refresh_from_db()
+    return batch
+
+
+class _Rollback(Exception):
+    """Leaves the run's transaction so that nothing it wrote stays."""
+
+
+@dataclass
+class _Candidate:
+    row: int
+    cells: list
+    data: dict[str, Any]
+    keys: list[tuple[str, str]]
+    owner: User
+
+
+@dataclass
+class _Run:
+    batch: ImportBatch
+    by: User
+    dry_run: bool
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ["total", "created", "updated", "skipped_duplicates", "failed", "blank", "flagged"], 0
+        )
+    )
+    errors_sample: list[dict] = field(default_factory=list)
+    rows_done: int = 0
+
+    def __post_init__(self):
+        batch = self.batch
+        self.pairs = [(i, f) for i, f in enumerate(batch.mapping) if f]
+        self.owner_col = next((i for i, f in self.pairs if BY_FIELD[f].kind == OWNER), None)
+        self.pairs = [(i, f) for i, f in self.pairs if BY_FIELD[f].kind != OWNER]
+        self.default_owner = batch.default_owner or self.by
+        self.owners = self._owner_lookup() if batch.use_owner_column and self.owner_col is not None else {}
+        self.reason = _("导入批次 #%(id)s") % {"id": batch.pk}
+        self.errors = ErrorWorkbook(batch_dir(batch) / "errors.xlsx", batch.headers)
+        self.pending: list[_Candidate] = []
+        self.pending_keys: set[tuple[str, str]] = set()
+        self.numbers: Iterator[str] = iter(())
+        self.now = timezone.now()
+        self.progress_path = batch_dir(batch) / "progress.json"
+        self.lookups = dictionary_lookups()
+
+    def _owner_lookup(self) -> dict[str, User]:
+        people = list(users_in_scope(self.by).filter(is_active=True).select_related("department"))
+        by_name: dict[str, list[User]] = {}
+        for u in people:
+            by_name.setdefault(u.display_name, []).append(u)
+        lookup = {name: users[0] for name, users in by_name.items() if len(users) == 1}
+        lookup.update({u.username: u for u in people})
+        return lookup
+
+    # Each failed row: counted, sampled for the page, copied as it was into the error workbook.
+    def fail(self, row: int, cells: list, errors: dict[str, list[str]]) -> None:
+        self.counts["failed"] += 1
+        parts = []
+        for name, messages in errors.items():
+            label = BY_FIELD[name].header if name in BY_FIELD else ""
+            for message in messages:
+                parts.append(f"{label}：{message}" if label else message)
+                if len(self.errors_sample) < ERROR_SAMPLE:
+                    self.errors_sample.append({"row": row, "field": label, "message": message})
+        self.errors.add(row, cells, "；".join(parts))
+
+    def execute(self) -> None:
+        rows = reading.data_rows(
+            Path(self.batch.stored_path), self.batch.original_name, self.batch.header_row
+        )
+        while chunk := list(islice(rows, CHUNK)):
+            self.chunk(chunk)
+            self.rows_done += len(chunk)
+            self._progress()
+        self.flush()
+
+    def _progress(self) -> None:
+        tmp = self.progress_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"rows_done": self.rows_done, "counts": self.counts}))
+        os.replace(tmp, self.progress_path)
+
+    def prepare(self, row: int, cells: list) -> _Candidate | None:
+        raw: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        width = len(cells)
+        for i, name in self.pairs:
+            try:
+                raw[name] = cell_value(name, cells[i] if i < width else None)
+            except CellError as exc:
+                errors[name] = [str(exc)]
+        try:
+            data = clean_customer_data(
+                {k: v for k, v in raw.items() if k not in errors},
+                unknown_dictionary_values="keep",
+                lookups=self.lookups,
+            )
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                if name not in errors:  # one message per field: the cell's own problem comes first
+                    errors[name] = messages
+        if errors:
+            self.fail(row, cells, errors)
+            return None
+        owner = self.default_owner
+        if self.owners:
+            text = cells[self.owner_col] if self.owner_col < width else None
+            if text not in (None, ""):
+                owner = self.owners.get(str(text).strip(), owner)
+        keys = []
+        if data.get("id_number"):
+            keys.append(("id", blind_index(data["id_number"])))
+        if data.get("phone"):
+            keys.append(("phone", blind_index(data["phone"])))
+        if data.get("uscc"):
+            keys.append(("uscc", data["uscc"]))
+        return _Candidate(row, cells, data, keys, owner)
+
+    def chunk(self, chunk: list[tuple[int, list]]) -> None:
+        candidates = []
+        mapped = [i for i, _f in self.pairs] + ([self.owner_col] if self.owner_col is not None else [])
+        for row, cells in chunk:
+            # Entirely blank, or blank in every imported column (a 序号 alone is not a customer).
+            if is_blank_row([cells[i] for i in mapped if i < len(cells)]):
+                self.counts["blank"] += 1
+                continue
+            self.counts["total"] += 1
+            candidate = self.prepare(row, cells)
+            if candidate is not None:
+                candidates.append(candidate)
+        existing = self.lookup(candidates)
+        visible = set(
+            customers_visible_to(self.by).filter(pk__in={pk for pk, _o in existing.values()}).values_list("pk", flat=True)
+        ) if existing else set()  # fmt: skip
+        for c in candidates:
+            mine = [k for k in c.keys if k in self.pending_keys]
+            if mine:
+                # The same customer twice in the file: the first copy is written, the second is a
+                # duplicate of it exactly as if it had been in the database already.
+                self.flush()
+                fresh = self.lookup([c])
+                existing.update(fresh)
+                visible.update(fresh[k][0] for k in mine if k in fresh)  # created by this run: in scope
+            match = next((existing[k] for k in c.keys if k in existing), None)
+            if match is None:
+                self.add(c)
+            elif match[0] not in visible:
+                self.fail(c.row, c.cells, {"__all__": [_(
+                    "撞单：该客户（证件号码、手机号码或统一社会信用代码相同）已由其他业务员跟进，不能重复导入。"
+                )]})  # fmt: skip
+            elif self.batch.on_duplicate == OnDuplicate.SKIP:
+                self.counts["skipped_duplicates"] += 1
+            else:
+                self.update(c, match[0])
+        self.flush()
+
+    def lookup(self, candidates: list[_Candidate]) -> dict[tuple[str, str], tuple[int, int | None]]:
+        """(key kind, value) → (customer id, owner id) for keys already in the database."""
+        ids = [v for c in candidates for k, v in c.keys if k == "id"]
+        phones = [v for c in candidates for k, v in c.keys if k == "phone"]
+        usccs = [v for c in candidates for k, v in c.keys if k == "uscc"]
+        out: dict[tuple[str, str], tuple[int, int | None]] = {}
+        for kind, column, values in (("id", "id_number_bidx", ids), ("phone", "phone_bidx", phones),
+                                     ("uscc", "uscc", usccs)):  # fmt: skip
+            for start in range(0, len(values), 500):
+                part = values[start : start + 500]
+                for pk, owner_id, value in Customer.objects.filter(**{f"{column}__in": part}).values_list(
+                    "pk", "owner_id", column
+                ):
+                    out[(kind, value)] = (pk, owner_id)
+        return out
+
+    def add(self, c: _Candidate) -> None:
+        self.pending.append(c)
+        self.pending_keys.update(c.keys)
+        if c.data.get("unmapped_values"):
+            self.counts["flagged"] += 1
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, pending = self.batch, self.pending
+        self.pending, self.pending_keys = [], set()
+        if self.dry_run:
+            nos = [f"DRY{batch.pk}-{self.counts['created'] + i}" for i in range(len(pending))]
+        else:
+            nos = numbers.format_customer_nos(numbers.reserve(len(pending)), self.now)
+        rows = [
+            customer_row(
+                by=self.by, data=c.data, owner=c.owner, customer_no=no, source=DataSource.IMPORT, now=self.now
+            )
+            for c, no in zip(pending, nos, strict=True)
+        ]
+        ids = customers_insert_rows(by=self.by, rows=rows, reason=self.reason)
+        from loancrm.core.bulk import bulk_insert
+
+        bulk_insert(
+            ImportRecord,
+            ({"batch_id": batch.pk, "customer_id": ids[no], "action": ImportRecord.CREATED} for no in nos),
+        )
+        self.counts["created"] += len(rows)
+
+    def update(self, c: _Candidate, customer_id: int) -> None:
+        try:
+            before = customer_merge(
+                by=self.by,
+                customer_id=customer_id,
+                data=c.data,
+                only_empty=self.batch.on_duplicate == OnDuplicate.UPDATE_EMPTY,
+                reason=self.reason,
+            )
+        except IntegrityError:
+            self.fail(c.row, c.cells, {"__all__": [_(
+                "与系统中另一位客户的手机号码、证件号码或统一社会信用代码相同，无法更新。"
+            )]})  # fmt: skip
+            return
+        if not before:
+            self.counts["skipped_duplicates"] += 1  # nothing new in this row
+            return
+        ImportRecord.objects.create(
+            batch=self.batch,
+            customer_id=customer_id,
+            action=ImportRecord.UPDATED,
+            before=json.dumps(before, default=str, ensure_ascii=False),
+        )
+        self.counts["updated"] += 1
+
+
+def import_batch_run(*, batch_id: int, dry_run: bool) -> ImportBatch:
+    """Run (or dry-run) a batch now, in this process. Used by the worker task and by the CLI."""
+    batch = ImportBatch.objects.select_related("created_by", "default_owner").get(pk=batch_id)
+    by = batch.created_by
+    require_perm(by, Perm.CUSTOMER_IMPORT)
+    running = BatchStatus.VALIDATING if dry_run else BatchStatus.IMPORTING
+    ImportBatch.objects.filter(pk=batch_id).update(
+        status=running, dry_run=dry_run, started_at=timezone.now(), finished_at=None, rows_done=0, message=""
+    )
+    batch.refresh_from_db()
+    run = _Run(batch, by, dry_run)
+    outcome = None
+    try:
+        with transaction.atomic():
+            run.execute()
+            run.errors.close()
+            failed = run.counts["failed"]
+            if dry_run:
+                outcome = BatchStatus.VALIDATED
+            elif failed and batch.on_error == OnError.ALL_OR_NOTHING:
+                outcome = BatchStatus.ROLLED_BACK
+            else:
+                outcome = BatchStatus.DONE
+                # Written in the same transaction as the customers: done and present, or neither.
+                _finish(batch, run, outcome)
+                audit_record(
+                    action=Action.CUSTOMER_IMPORT,
+                    actor=by,
+                    obj=batch,
+                    extra={
+                        "file": batch.original_name,
+                        "counts": run.counts,
+                        "on_duplicate": batch.on_duplicate,
+                    },
+                )
+            if outcome != BatchStatus.DONE:
+                raise _Rollback
+    except _Rollback:
+        _finish(batch, run, outcome)
+    except reading.SheetError as exc:
+        run.errors.close()
+        _finish(batch, run, BatchStatus.FAILED, message=str(exc))
+    except Exception as exc:
+        log.exception("import batch %s failed", batch_id)
+        run.errors.close()
+        _finish(
+            batch, run, BatchStatus.FAILED,
+            message=_("导入中断，没有写入任何客户：%(error)s") % {"error": type(exc).__name__},
+        )  # fmt: skip
+        raise
+    batch.refresh_from_db()
+    return batch
+
+
+def _finish(batch: ImportBatch, run: _Run, status: str, message: str = "") -> None:
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=status,
+        rows_done=run.rows_done,
+        rows_total=run.rows_done,
+        counts=run.counts,
+        errors_sample=run.errors_sample,
+        errors_path=str(run.errors.path) if run.errors.rows else "",
+        finished_at=timezone.now(),
+        message=message,
+    )
+
+
+# --- undo ---------------------------------------------------------------------------------------------
+
+
+def import_batch_undo(*, by: User, batch: ImportBatch) -> dict[str, int]:
+    """Take a whole batch back: created customers are deleted, updated ones get their old values.
+
+    A created customer someone has edited since (or who has follow-ups) is kept and counted, so undo
+    never destroys work done after the import.
+    """
+    require_perm(by, Perm.CUSTOMER_IMPORT)
+    if batch.status != BatchStatus.DONE:
+        raise ValidationError({"__all__": [_("只有已导入的批次可以撤销。")]})
+    result = {"deleted": 0, "restored": 0, "kept": 0}
+    with transaction.atomic():
+        created = ImportRecord.objects.filter(batch=batch, action=ImportRecord.CREATED).values_list(
+            "customer_id", flat=True
+        )
+        for part in _batched(created.iterator(chunk_size=2000), 1000):
+            qs = Customer.objects.filter(pk__in=part)
+            untouched = qs.filter(version=1, follow_ups__isnull=True)
+            ids = list(untouched.values_list("pk", flat=True))
+            result["kept"] += len(part) - len(ids)
+            for customer in Customer.objects.filter(pk__in=ids):
+                customer._history_user = by
+                customer._change_reason = _("撤销导入批次 #%(id)s") % {"id": batch.pk}
+                customer.delete()
+            result["deleted"] += len(ids)
+        reason = _("撤销导入批次 #%(id)s") % {"id": batch.pk}
+        for record in ImportRecord.objects.filter(batch=batch, action=ImportRecord.UPDATED):
+            before = json.loads(record.before or "{}")
+            before.pop("unmapped_values", None)
+            if customer_restore_fields(by=by, customer_id=record.customer_id, values=before, reason=reason):
+                result["restored"] += 1
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=BatchStatus.UNDONE, undone_at=timezone.now(), undone_by=by
+        )
+        audit_record(action=Action.CUSTOMER_IMPORT_UNDO, actor=by, obj=batch, extra=result)
+    return result
+
+
+def _batched(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while part := list(islice(it, size)):
+        yield part
+
+
+def import_batches_purge_files(*, older_than_days: int = 90) -> int:
+    """Remove stored sheets of old batches (their counts and history stay)."""
+    cutoff = timezone.now() - timezone.timedelta(days=older_than_days)
+    removed = 0
+    for batch in ImportBatch.objects.filter(created_at__lt=cutoff).exclude(stored_path=""):
+        shutil.rmtree(batch_dir(batch), ignore_errors=True)
+        ImportBatch.objects.filter(pk=batch.pk).update(stored_path="", errors_path="")
+        removed += 1
+    return removed
