@@ -29,50 +29,101 @@ def _batched(rows: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def bulk_insert(
-    model: type[models.Model], rows: Iterable[dict], *, batch_size: int = 2000, using="default"
-) -> int:
-    connection = connections[using]
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    names = [f.attname for f in fields]
-    defaults = [f.get_default() for f in fields]
-    from loancrm.core.crypto import EncryptedTextField
+def reserve_ids(model: type[models.Model], count: int, *, using="default") -> list[int]:
+    """Primary keys for `count` new rows, so a bulk insert needs no read-back.
 
-    preps = []
-    for f in fields:
-        if isinstance(f, EncryptedTextField):
-            preps.append(f.get_prep_value)  # what get_db_prep_save ends in, without the layers
-        elif _needs_prep(f):
-            preps.append(lambda v, f=f: f.get_db_prep_save(v, connection))
-        else:
-            preps.append(None)
-    qn = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        qn(model._meta.db_table), ", ".join(qn(f.column) for f in fields), ", ".join(["%s"] * len(fields))
-    )
-    columns = list(zip(names, defaults, preps, strict=True))
-    total = 0
+    PostgreSQL hands them out from the table's sequence (safe with concurrent writers). SQLite runs
+    every transaction as BEGIN IMMEDIATE here (settings), so inside one the writer lock is held and
+    max(id) cannot move under us; AUTOINCREMENT then continues after the explicit ids.
+    """
+    connection = connections[using]
+    table, pk = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
-        for chunk in _batched(rows, batch_size):
-            # Rows of one batch share many values (the same timestamp, the default {}): a value that
-            # is the very object of the previous row's is prepared once.
-            last: list = [_MISSING] * len(columns)
-            prepared: list = [None] * len(columns)
-            params = []
-            for row in chunk:
-                values = []
-                for i, (name, default, prep) in enumerate(columns):
-                    v = row.get(name, default)
-                    if prep is not None and v is not None:
-                        if v is last[i]:
-                            v = prepared[i]
-                        else:
-                            last[i] = v
-                            v = prepared[i] = prep(v)
-                    values.append(v)
-                params.append(values)
-            cursor.executemany(sql, params)
-            total += len(chunk)
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk, count],
+            )
+            return [r[0] for r in cursor.fetchall()]
+        if not connection.in_atomic_block:
+            raise RuntimeError("reserve_ids() on SQLite needs the caller's transaction")
+        qn = connection.ops.quote_name
+        cursor.execute(f"SELECT COALESCE(MAX({qn(pk)}), 0) FROM {qn(table)}")
+        top = cursor.fetchone()[0]
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        seq = cursor.fetchone()
+        start = max(top, seq[0] if seq else 0) + 1  # AUTOINCREMENT never reuses a deleted row's id
+    return list(range(start, start + count))
+
+
+class Inserter:
+    """One model's INSERT, with rows turned into parameter lists separately so that a caller can
+    reuse prepared values (a history row repeats its record's encrypted and converted values)."""
+
+    def __init__(self, model: type[models.Model], *, with_pk: bool = False, using="default"):
+        from loancrm.core.crypto import EncryptedTextField
+
+        self.connection = connection = connections[using]
+        fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+        self.names = [f.attname for f in fields]
+        self.pairs = [(f.attname, f.get_default() if not f.primary_key else None) for f in fields]
+        self.preps = []
+        for i, f in enumerate(fields):
+            if isinstance(f, EncryptedTextField):
+                self.preps.append((i, f.get_prep_value))  # what get_db_prep_save ends in, without the layers
+            elif _needs_prep(f):
+                self.preps.append((i, lambda v, f=f: f.get_db_prep_save(v, connection)))
+        self.prep_by_name = {self.names[i]: prep for i, prep in self.preps}
+        qn = connection.ops.quote_name
+        self.sql = "INSERT INTO {} ({}) VALUES ({})".format(
+            qn(model._meta.db_table), ", ".join(qn(f.column) for f in fields), ", ".join(["%s"] * len(fields))
+        )
+
+    def prepare_value(self, name: str, value):
+        prep = self.prep_by_name.get(name)
+        return prep(value) if prep is not None and value is not None else value
+
+    def params(self, rows: Iterable[dict]) -> list[list]:
+        # Rows of one batch share many values (the same timestamp, the default {}): a value that is
+        # the very object of the previous row's is prepared once.
+        last: dict[int, object] = dict.fromkeys((i for i, _p in self.preps), _MISSING)
+        prepared: dict[int, object] = {}
+        pairs, preps = self.pairs, self.preps
+        out = []
+        for row in rows:
+            get = row.get
+            values = [get(name, default) for name, default in pairs]
+            for i, prep in preps:
+                v = values[i]
+                if v is None:
+                    continue
+                if v is last[i]:
+                    values[i] = prepared[i]
+                else:
+                    last[i] = v
+                    values[i] = prepared[i] = prep(v)
+            out.append(values)
+        return out
+
+    def execute(self, params: list[list]) -> int:
+        with self.connection.cursor() as cursor:
+            cursor.executemany(self.sql, params)
+        return len(params)
+
+
+def bulk_insert(
+    model: type[models.Model],
+    rows: Iterable[dict],
+    *,
+    batch_size: int = 2000,
+    using="default",
+    with_pk: bool = False,
+) -> int:
+    """Insert dict rows (attribute names → Python values); `with_pk` when rows carry their primary key."""
+    inserter = Inserter(model, with_pk=with_pk, using=using)
+    total = 0
+    for chunk in _batched(rows, batch_size):
+        total += inserter.execute(inserter.params(chunk))
     return total
 
 

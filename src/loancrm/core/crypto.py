@@ -407,6 +407,18 @@ class _EncryptedExact(Exact):
         return super().get_prep_lookup()
 
 
+class Ciphertext(str):
+    """A token `encrypt_str` already made; bulk writers encrypt a value once for several rows."""
+
+    __slots__ = ()
+
+
+def encrypt_once(value: str) -> str:
+    if not value or isinstance(value, Ciphertext):
+        return value
+    return Ciphertext(encrypt_str(value))
+
+
 class EncryptedTextField(models.TextField):
     """Text stored encrypted (AES-256-GCM, versioned key); Python code sees plaintext.
 
@@ -453,6 +465,8 @@ class EncryptedTextField(models.TextField):
         return str(value)
 
     def get_prep_value(self, value):
+        if isinstance(value, Ciphertext):
+            return str(value)
         value = super().get_prep_value(value)
         if value is None:
             return None

@@ -550,52 +550,59 @@ def customer_row(
     return row
 
 
-def customers_insert_rows(*, by: User, rows: list[dict[str, Any]], reason: str) -> dict[str, int]:
+def customers_insert_rows(*, by: User, rows: list[dict[str, Any]], reason: str) -> list[int]:
     """Insert prepared rows (customer_row) with their first history version and audit entry each.
 
-    The caller holds the transaction and has already checked duplicates; returns customer_no → id.
+    The caller holds the transaction and has already checked duplicates; returns the new ids in order.
     """
     from loancrm.audit.models import AuditEntry
-    from loancrm.core.bulk import bulk_insert
+    from loancrm.core.bulk import Inserter, bulk_insert, reserve_ids
+    from loancrm.core.crypto import encrypt_once
 
     if not rows:
-        return {}
-    bulk_insert(Customer, rows)
-    ids = dict(
-        Customer.objects.filter(customer_no__in=[r["customer_no"] for r in rows]).values_list(
-            "customer_no", "id"
-        )
-    )
-    history_model = Customer.history.model
+        return []
+    ids = reserve_ids(Customer, len(rows))
     now = rows[0]["updated_at"]
-    history, audits = [], []
+    audits = []
     ip = _audit_ip()
-    fields = editable_fields()
-    for r in rows:
-        pk = ids[r["customer_no"]]
-        history.append(
-            {**r, "id": pk, "history_date": now, "history_type": "+", "history_user_id": by.pk,
-             "history_change_reason": reason}
-        )  # fmt: skip
+    fields, sensitive = set(editable_fields()), set(SENSITIVE)
+    for pk, r in zip(ids, rows, strict=True):
+        r["id"] = pk
+        for name in SENSITIVE:  # encrypted once for the row and its history version
+            if r.get(name):
+                r[name] = encrypt_once(r[name])
         audits.append(
             {
                 "at": now,
                 "actor_id": by.pk,
                 "actor_username": by.username,
                 "ip": ip,
-                "action": str(Action.CUSTOMER_CREATE),
+                "action": Action.CUSTOMER_CREATE.value,
                 "object_type": "customer",
                 "object_id": str(pk),
                 "object_repr": f"{r['name']}（{r['customer_no']}）"[:200],
                 "changes": {
-                    f: ["", AUDIT_MASK] if f in SENSITIVE else [None, str(value)]
-                    for f in fields
-                    if (value := r.get(f)) not in (None, "", [])
+                    f: ["", AUDIT_MASK] if f in sensitive else [None, str(value)]
+                    for f, value in r.items()
+                    if f in fields and value not in (None, "", [])
                 },
                 "extra": {"source": r["data_source"], "reason": reason},
             }
         )
-    bulk_insert(history_model, history)
+    customer_insert = Inserter(Customer, with_pk=True)
+    history_insert = Inserter(Customer.history.model)
+    params = customer_insert.params(rows)
+    customer_insert.execute(params)
+    # History rows repeat the record's values, already encrypted and converted, plus four of their own.
+    position = {name: i for i, name in enumerate(customer_insert.names)}
+    own = {
+        "history_date": history_insert.prepare_value("history_date", now),
+        "history_type": "+",
+        "history_user_id": by.pk,
+        "history_change_reason": reason,
+    }
+    layout = [(position.get(name), own.get(name)) for name in history_insert.names]
+    history_insert.execute([[p[i] if i is not None else value for i, value in layout] for p in params])
     bulk_insert(AuditEntry, audits)
     return ids
 

@@ -40,7 +40,7 @@ COLUMNS: list[Column] = [
     Column("name", "姓名", TEXT, ("客户姓名", "客户名称", "名称", "企业名称", "姓名/名称"), "张三", 12),
     Column("gender", "性别", CHOICE, (), "男", 6),
     Column("id_type", "证件类型", CHOICE, (), "居民身份证", 12),
-    Column("id_number", "证件号码", SENSITIVE, ("身份证号", "身份证号码", "证件号", "身份证"), "640104199003071234", 22),
+    Column("id_number", "证件号码", SENSITIVE, ("身份证号", "身份证号码", "证件号", "身份证"), "640104199003071236", 22),
     Column("birth_date", "出生日期", DATE, ("生日",), "1990-03-07", 12),
     Column("marital_status", "婚姻状况", DICT, ("婚姻",), "已婚", 10),
     Column("education", "学历", DICT, (), "本科", 10),

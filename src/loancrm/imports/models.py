@@ -113,6 +113,9 @@ class ImportRecord(models.Model):
     class Meta:
         indexes = [models.Index(fields=["batch", "action"], name="importrecord_batch")]
 
+    def __str__(self) -> str:
+        return f"{self.batch_id}:{self.action}:{self.customer_id}"
+
 
 class ImportTemplate(models.Model):
     """A saved column mapping: header (normalised) → field, reused when the same sheet layout comes again."""

@@ -53,13 +53,19 @@ def _csv_rows(path: Path) -> Iterator[list]:
     with open(path, encoding=encoding, errors="replace", newline="") as fh:
         sample = fh.read(64 * 1024)
         fh.seek(0)
-        if encoding == "utf-8-sig":
-            pass  # the codec skips the BOM itself
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
-        except csv.Error:
-            dialect = csv.excel
-        yield from csv.reader(fh, dialect)
+        delimiter = _sniff_delimiter(sample)
+        yield from csv.reader(fh, delimiter=delimiter)
+
+
+def _sniff_delimiter(sample: str) -> str:
+    """The delimiter under which the sample shows the best header (csv.Sniffer gives up on title rows)."""
+    lines = sample.splitlines()[:HEADER_SCAN_ROWS]
+    best, best_score = ",", 0
+    for delimiter in (",", "\t", ";", "|"):
+        score = _find_header(list(csv.reader(lines, delimiter=delimiter)))[1]
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
 
 
 def _spreadsheet_rows(path: Path) -> tuple[str, Iterator[list]]:

@@ -71,7 +71,8 @@ class Command(BaseCommand):
         if errors_out and batch.errors_path:
             shutil.copyfile(batch.errors_path, errors_out)
         for sample in batch.errors_sample[:20]:
-            self.stderr.write(f"第 {sample['row']} 行 {sample['field']}：{sample['message']}")
+            where = f"第 {sample['row']} 行" + (f" {sample['field']}" if sample["field"] else "")
+            self.stderr.write(f"{where}：{sample['message']}")
         summary = (
             f"批次 #{batch.pk} {batch.get_status_display()}：共 {counts['total']} 行，新建 {counts['created']}，"
             f"更新 {counts['updated']}，重复跳过 {counts['skipped_duplicates']}，出错 {counts['failed']}，"
