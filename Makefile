@@ -23,7 +23,7 @@ install: $(VENV)/.installed
 
 # Debian packages for browser tests and Chinese PDF fonts (one apt-get update, only when missing).
 system-deps:
-	@missing=""; for p in chromium fonts-noto-cjk; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 poppler-utils; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  echo "Installing Debian packages:$$missing"; \

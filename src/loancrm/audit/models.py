@@ -34,6 +34,7 @@ class Action(models.TextChoices):
     CUSTOMER_IMPORT_UNDO = "customer.import_undo", _("撤销导入")
     EXPORT = "customer.export", _("导出客户")
     EXPORT_DOWNLOAD = "customer.export_download", _("下载导出文件")
+    CUSTOMER_PRINT = "customer.print", _("打印/导出客户档案")
     FOLLOW_UP_CREATE = "followup.create", _("新增跟进记录")
     RELATED_PERSON_UPDATE = "related.update", _("修改关联人")
     ATTACHMENT_UPLOAD = "attachment.upload", _("上传附件")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import printing, views
 
 app_name = "customers"
 urlpatterns = [
@@ -17,6 +17,8 @@ urlpatterns = [
     path("<int:customer_id>/edit/", views.customer_edit, name="edit"),
     path("<int:customer_id>/reveal/", views.customer_reveal, name="reveal"),
     path("<int:customer_id>/history/", views.customer_history, name="history"),
+    path("<int:customer_id>/print/", printing.customer_print, name="print"),
+    path("<int:customer_id>/pdf/", printing.customer_pdf, name="pdf"),
     path("<int:customer_id>/timeline/", views.customer_timeline, name="timeline"),
     path("<int:customer_id>/follow-ups/", views.follow_up_add, name="follow_up_add"),
     path("<int:customer_id>/related/", views.related_person_save, name="related_add"),
