@@ -32,6 +32,7 @@ class Action(models.TextChoices):
     CUSTOMER_DUPLICATE = "customer.duplicate", _("撞单拦截")
     CUSTOMER_IMPORT = "customer.import", _("导入客户")
     CUSTOMER_IMPORT_UNDO = "customer.import_undo", _("撤销导入")
+    IMPORT_FILE_DOWNLOAD = "customer.import_download", _("下载导入文件")
     EXPORT = "customer.export", _("导出客户")
     EXPORT_DOWNLOAD = "customer.export_download", _("下载导出文件")
     CUSTOMER_PRINT = "customer.print", _("打印/导出客户档案")

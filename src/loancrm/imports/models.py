@@ -28,6 +28,7 @@ class BatchStatus(models.TextChoices):
     DONE = "done", _("已导入")
     ROLLED_BACK = "rolled_back", _("有错误，未导入")
     FAILED = "failed", _("失败")
+    UNDOING = "undoing", _("撤销中")
     UNDONE = "undone", _("已撤销")
 
 
@@ -77,6 +78,7 @@ class ImportBatch(models.Model):
     errors_path = models.CharField(max_length=500, blank=True, editable=False)  # the error workbook
     message = models.TextField(_("说明"), blank=True)  # why a run failed, in Chinese
     undone_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    undo_counts = models.JSONField(_("撤销统计"), default=dict, blank=True)  # {"deleted", "restored", "kept"}
     undone_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -97,7 +99,22 @@ class ImportBatch(models.Model):
 
     @property
     def is_running(self) -> bool:
-        return self.status in (BatchStatus.QUEUED, BatchStatus.VALIDATING, BatchStatus.IMPORTING)
+        return self.status in (
+            BatchStatus.QUEUED,
+            BatchStatus.VALIDATING,
+            BatchStatus.IMPORTING,
+            BatchStatus.UNDOING,
+        )
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def mapped_count(self) -> int:
+        return sum(1 for m in self.mapping if m)
 
 
 class ImportRecord(models.Model):

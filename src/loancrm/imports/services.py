@@ -23,6 +23,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -137,6 +138,12 @@ def _matching_template(by: User, headers: list[str]) -> ImportTemplate | None:
     return None
 
 
+def _require_uploader(by: User, batch: ImportBatch) -> None:
+    # The run acts as its uploader (their scope, their owners): nobody else may change or start it.
+    if batch.created_by_id != by.pk:
+        raise ValidationError({"__all__": [_("只有上传这个文件的人可以修改设置和运行导入。")]})
+
+
 def _validate_mapping(batch: ImportBatch, mapping: list[str | None]) -> list[str | None]:
     if len(mapping) != len(batch.headers):
         raise ValidationError({"mapping": [_("列对应与表头数量不一致，请重新上传文件。")]})
@@ -173,6 +180,7 @@ def import_batch_configure(
     default_owner: User | None,
 ) -> ImportBatch:
     require_perm(by, Perm.CUSTOMER_IMPORT)
+    _require_uploader(by, batch)
     if batch.is_running:
         raise ValidationError({"__all__": [_("该批次正在处理中，请等它完成。")]})
     if batch.status in (BatchStatus.DONE, BatchStatus.UNDONE):
@@ -219,6 +227,7 @@ def import_template_save(*, by: User, batch: ImportBatch, name: str) -> ImportTe
 
 def import_template_apply(*, by: User, batch: ImportBatch, template: ImportTemplate) -> ImportBatch:
     require_perm(by, Perm.CUSTOMER_IMPORT)
+    _require_uploader(by, batch)
     batch.mapping = [template.mapping.get(normalise_header(h)) for h in batch.headers]
     batch.save(update_fields=["mapping"])
     return batch
@@ -246,6 +255,7 @@ def is_stale(batch: ImportBatch) -> bool:
 def import_batch_start(*, by: User, batch: ImportBatch, dry_run: bool) -> ImportBatch:
     """Queue a run in the background (the worker picks it up); progress shows on the batch page."""
     require_perm(by, Perm.CUSTOMER_IMPORT)
+    _require_uploader(by, batch)
     if batch.is_running and not is_stale(batch):
         raise ValidationError({"__all__": [_("该批次正在处理中，请等它完成。")]})
     if batch.status in (BatchStatus.DONE, BatchStatus.UNDONE):
@@ -627,15 +637,41 @@ def _finish(batch: ImportBatch, run: _Run, status: str, message: str = "") -> No
 # --- undo ---------------------------------------------------------------------------------------------
 
 
+def import_batch_undo_start(*, by: User, batch: ImportBatch) -> ImportBatch:
+    """Queue the undo of a whole batch in the background (a large batch takes a while)."""
+    require_perm(by, Perm.CUSTOMER_IMPORT)
+    if batch.status != BatchStatus.DONE:
+        raise ValidationError({"__all__": [_("只有已导入的批次可以撤销。")]})
+    with transaction.atomic():
+        ImportBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.UNDOING, message="")
+        from .tasks import undo_import
+
+        transaction.on_commit(lambda: undo_import(batch.pk, by.pk))
+    batch.refresh_from_db()
+    return batch
+
+
 def import_batch_undo(*, by: User, batch: ImportBatch) -> dict[str, int]:
     """Take a whole batch back: created customers are deleted, updated ones get their old values.
 
     A created customer someone has edited since (or who has follow-ups) is kept and counted, so undo
-    never destroys work done after the import.
+    never destroys work done after the import. All in one transaction: an undo that fails leaves the
+    batch as it was, still marked imported.
     """
     require_perm(by, Perm.CUSTOMER_IMPORT)
-    if batch.status != BatchStatus.DONE:
+    if batch.status not in (BatchStatus.DONE, BatchStatus.UNDOING):
         raise ValidationError({"__all__": [_("只有已导入的批次可以撤销。")]})
+    try:
+        return _undo(by, batch)
+    except Exception:
+        log.exception("undo of import batch %s failed", batch.pk)
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=BatchStatus.DONE, message=_("撤销失败，批次保持已导入状态，请稍后重试。")
+        )
+        raise
+
+
+def _undo(by: User, batch: ImportBatch) -> dict[str, int]:
     result = {"deleted": 0, "restored": 0, "kept": 0}
     with transaction.atomic():
         created = ImportRecord.objects.filter(batch=batch, action=ImportRecord.CREATED).values_list(
@@ -658,7 +694,7 @@ def import_batch_undo(*, by: User, batch: ImportBatch) -> dict[str, int]:
             if customer_restore_fields(by=by, customer_id=record.customer_id, values=before, reason=reason):
                 result["restored"] += 1
         ImportBatch.objects.filter(pk=batch.pk).update(
-            status=BatchStatus.UNDONE, undone_at=timezone.now(), undone_by=by
+            status=BatchStatus.UNDONE, undone_at=timezone.now(), undone_by=by, undo_counts=result
         )
         audit_record(action=Action.CUSTOMER_IMPORT_UNDO, actor=by, obj=batch, extra=result)
     return result
@@ -679,3 +715,29 @@ def import_batches_purge_files(*, older_than_days: int = 90) -> int:
         ImportBatch.objects.filter(pk=batch.pk).update(stored_path="", errors_path="")
         removed += 1
     return removed
+
+
+def import_file_open(*, by: User, batch: ImportBatch, which: str) -> tuple[IO[bytes], str]:
+    """The uploaded sheet (`source`) or the error workbook (`errors`) of a batch, for download; audited.
+
+    Both hold what people typed (ID numbers, phones) unmasked, so every download is in the audit log.
+    """
+    require_perm(by, Perm.CUSTOMER_IMPORT)
+    stem = Path(batch.original_name).stem or "import"
+    if which == "errors":
+        path, name = batch.errors_path, _("%(name)s-未导入的行.xlsx") % {"name": stem}
+    elif which == "source":
+        path, name = batch.stored_path, batch.original_name
+    else:
+        raise Http404
+    if not path:
+        raise Http404
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (FileResponse closes it)
+    except FileNotFoundError:
+        raise Http404 from None
+    with transaction.atomic():
+        audit_record(
+            action=Action.IMPORT_FILE_DOWNLOAD, actor=by, obj=batch, extra={"file": which, "name": name}
+        )
+    return handle, name

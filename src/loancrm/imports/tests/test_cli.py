@@ -34,8 +34,12 @@ def call(*args):
 
 
 def test_json_summary_is_the_last_line_and_errors_go_to_a_workbook(users, tmp_path):
-    path = write_xlsx(tmp_path / "c.xlsx", [["姓名", "手机号码"], ["甲", "13800000001"], ["乙", "bad"], ["", ""]])
-    out, err = call("customers", str(path), "--as", "sales1", "--json", "--errors-out", str(tmp_path / "e.xlsx"))
+    path = write_xlsx(
+        tmp_path / "c.xlsx", [["姓名", "手机号码"], ["甲", "13800000001"], ["乙", "bad"], ["", ""]]
+    )
+    out, err = call(
+        "customers", str(path), "--as", "sales1", "--json", "--errors-out", str(tmp_path / "e.xlsx")
+    )
     summary = json.loads(out.strip().splitlines()[-1])
     assert {k: summary[k] for k in ["total", "created", "updated", "skipped_duplicates", "failed", "blank"]} == {
         "total": 2, "created": 1, "updated": 0, "skipped_duplicates": 0, "failed": 1, "blank": 1}  # fmt: skip
@@ -72,7 +76,11 @@ def test_unreadable_file_exits_2(users, tmp_path):
 
 def _database_env(tmp_path: Path) -> tuple[dict, callable]:
     """A throwaway database for child processes: a SQLite file, or a new PostgreSQL database."""
-    env = {**os.environ, "LOANCRM_DATA_DIR": str(tmp_path / "data"), "DJANGO_SETTINGS_MODULE": "loancrm.settings"}
+    env = {
+        **os.environ,
+        "LOANCRM_DATA_DIR": str(tmp_path / "data"),
+        "DJANGO_SETTINGS_MODULE": "loancrm.settings",
+    }
     url = os.environ.get("DATABASE_URL")
     if not url:
         env.pop("DATABASE_URL", None)

@@ -88,7 +88,9 @@ def test_blank_rows():
     assert is_blank_row([])
 
 
-@given(st.dates(min_value=date(1950, 1, 1), max_value=date(2090, 1, 1)), st.integers(0, 23), st.integers(0, 59))
+@given(
+    st.dates(min_value=date(1950, 1, 1), max_value=date(2090, 1, 1)), st.integers(0, 23), st.integers(0, 59)
+)
 def test_datetimes_keep_their_minute(day, hour, minute):
     value = cell_value("next_follow_up_at", f"{day:%Y-%m-%d} {hour:02d}:{minute:02d}")
     assert (value.date(), value.hour, value.minute) == (day, hour, minute)

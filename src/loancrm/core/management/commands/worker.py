@@ -1,0 +1,18 @@
+"""`loancrm worker`: the background worker (imports, exports, scheduled clean-ups).
+
+Huey's consumer with its periodic schedule; the queue is SQLite in the data dir, or Redis with REDIS_URL.
+`loancrm serve` starts one beside the web server unless told `--no-worker`.
+"""
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the background worker (Huey consumer and its periodic schedule)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--workers", type=int, default=2, help="tasks run at the same time")
+
+    def handle(self, *args, workers: int, **options):
+        call_command("run_huey", workers=workers, worker_type="thread", verbosity=options["verbosity"])
