@@ -91,8 +91,13 @@ def clean_customer_data(
     instance: Customer | None = None,
     unknown_dictionary_values: str = "error",
     lookups: dict[str, tuple[dict[str, str], dict[str, str]]] | None = None,
+    require_contact: bool = True,
 ) -> dict[str, Any]:
-    """Normalise and validate; `unknown_dictionary_values="keep"` keeps unknown codes for an admin to map."""
+    """Normalise and validate; `unknown_dictionary_values="keep"` keeps unknown codes for an admin to map.
+
+    `require_contact=False` skips "a phone (or USCC) is required": for an imported row that updates a
+    customer found by number, whose own phone was masked in the sheet and so not given.
+    """
     data = dict(raw)
     errors: dict[str, list[str]] = {}
 
@@ -224,7 +229,9 @@ def clean_customer_data(
         if isinstance(value, str) and len(value) > limit:
             fail(name, _("“%(field)s”最多 %(limit)s 个字") % {"field": _label(name), "limit": limit})
 
-    if ctype == CustomerType.ENTERPRISE:
+    if not require_contact:
+        pass
+    elif ctype == CustomerType.ENTERPRISE:
         if not data.get("uscc") and not (instance and instance.uscc) and "uscc" not in errors:
             fail("uscc", _("企业客户须填写统一社会信用代码"))
     elif (

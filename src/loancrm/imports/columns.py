@@ -17,10 +17,11 @@ from django.utils import timezone
 # kind: how a cell is read and written.
 #   text, sensitive (encrypted, masked on export unless revealed), dict (dictionary label), money,
 #   rate, int, date, datetime, choice (model TextChoices label), owner (user), list (、-separated),
-#   readonly (export only: never imported).
-TEXT, SENSITIVE, DICT, MONEY, RATE, INT, DATE, DATETIME, CHOICE, OWNER, LIST, READONLY = (
+#   readonly (export only: never imported), key (the customer number: finds the customer a row is about,
+#   so an exported sheet, masked or not, imports back onto the same customers).
+TEXT, SENSITIVE, DICT, MONEY, RATE, INT, DATE, DATETIME, CHOICE, OWNER, LIST, READONLY, KEY = (
     "text", "sensitive", "dict", "money", "rate", "int", "date", "datetime", "choice", "owner", "list",
-    "readonly",
+    "readonly", "key",
 )  # fmt: skip
 
 
@@ -35,7 +36,7 @@ class Column:
 
 
 COLUMNS: list[Column] = [
-    Column("customer_no", "客户编号", READONLY, ("客户号", "编号"), "", 16),
+    Column("customer_no", "客户编号", KEY, ("客户号", "编号"), "", 16),
     Column("customer_type", "客户类型", CHOICE, ("类型", "客户类别"), "个人", 8),
     Column("name", "姓名", TEXT, ("客户姓名", "客户名称", "名称", "企业名称", "姓名/名称"), "张三", 12),
     Column("gender", "性别", CHOICE, (), "男", 6),
@@ -87,6 +88,7 @@ COLUMNS: list[Column] = [
 
 BY_FIELD = {c.field: c for c in COLUMNS}
 IMPORTABLE = [c for c in COLUMNS if c.kind != READONLY]
+TEMPLATE_COLUMNS = [c for c in IMPORTABLE if c.kind != KEY]  # a new customer has no number yet
 
 _BRACKETS = re.compile(r"[(\[（【].*?[)\]）】]")
 

@@ -48,7 +48,7 @@ from loancrm.customers.services import (
 )
 
 from . import reading
-from .columns import BY_FIELD, IMPORTABLE, OWNER, normalise_header
+from .columns import BY_FIELD, IMPORTABLE, KEY, OWNER, normalise_header
 from .errors_workbook import ErrorWorkbook
 from .models import BatchStatus, ImportBatch, ImportRecord, ImportTemplate, OnDuplicate, OnError
 from .values import CellError, converter, is_blank_row
@@ -281,6 +281,7 @@ class _Candidate:
     keys: list[tuple[str, str]]
     owner_id: int
     encrypted: dict[str, str]  # sensitive values encrypted once, in the preparing process
+    needs_match: bool = False  # masked values only: may update the customer its number names, never create
 
 
 @dataclass
@@ -300,7 +301,8 @@ class _Run:
         batch = self.batch
         self.pairs = [(i, f) for i, f in enumerate(batch.mapping) if f]
         self.owner_col = next((i for i, f in self.pairs if BY_FIELD[f].kind == OWNER), None)
-        self.pairs = [(i, f) for i, f in self.pairs if BY_FIELD[f].kind != OWNER]
+        self.key_col = next((i for i, f in self.pairs if BY_FIELD[f].kind == KEY), None)
+        self.pairs = [(i, f) for i, f in self.pairs if BY_FIELD[f].kind not in (OWNER, KEY)]
         self.default_owner = batch.default_owner or self.by
         self.owners = self._owner_lookup() if batch.use_owner_column and self.owner_col is not None else {}
         self.converters = [(i, f, converter(f)) for i, f in self.pairs]
@@ -380,7 +382,7 @@ class _Run:
     def prepare_chunk(self, chunk: list[tuple[int, list]]) -> list[tuple]:
         """("blank",), ("fail", row, cells, errors) or ("ok", candidate) per row; touches no database."""
         out: list[tuple] = []
-        mapped = [i for i, _f in self.pairs] + ([self.owner_col] if self.owner_col is not None else [])
+        mapped = [i for i, _f in self.pairs] + [c for c in (self.owner_col, self.key_col) if c is not None]
         for row, cells in chunk:
             # Entirely blank, or blank in every imported column (a 序号 alone is not a customer).
             if is_blank_row([cells[i] for i in mapped if i < len(cells)]):
@@ -398,16 +400,33 @@ class _Run:
         raw: dict[str, Any] = {}
         errors: dict[str, list[str]] = {}
         width = len(cells)
+        number = ""
+        if self.key_col is not None and self.key_col < width and cells[self.key_col] not in (None, ""):
+            number = str(cells[self.key_col]).strip().upper()
+        masked = []
         for i, name, convert in self.converters:
+            cell = cells[i] if i < width else ""
+            if name in SENSITIVE and cell.__class__ is str and ("*" in cell or "＊" in cell):
+                masked.append(name)  # as a masked export shows it: tells nothing, changes nothing
+                continue
             try:
-                raw[name] = convert(cells[i]) if i < width else ""
+                raw[name] = convert(cell) if i < width else ""
             except CellError as exc:
                 errors[name] = [str(exc)]
+        if masked and not number:
+            errors[masked[0]] = [
+                _(
+                    "“%(field)s”是脱敏后的值（含 *），无法导入。请改用“含完整信息”的导出文件或填写完整号码；"
+                    "要更新系统中已有的客户，请保留“客户编号”列。"
+                )
+                % {"field": BY_FIELD[masked[0]].header}
+            ]
         try:
             data = clean_customer_data(
                 {k: v for k, v in raw.items() if k not in errors},
                 unknown_dictionary_values="keep",
                 lookups=self.lookups,
+                require_contact=not masked,
             )
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
@@ -421,14 +440,14 @@ class _Run:
             if text not in (None, ""):
                 owner = self.owners.get(str(text).strip(), owner)
         encrypted = {name: encrypt_once(data[name]) for name in SENSITIVE if data.get(name)}
-        keys = []
+        keys = [("no", number)] if number else []  # first: the number names the customer outright
         if data.get("id_number"):
             keys.append(("id", blind_index(data["id_number"])))
         if data.get("phone"):
             keys.append(("phone", blind_index(data["phone"])))
         if data.get("uscc"):
             keys.append(("uscc", data["uscc"]))
-        return ("ok", _Candidate(row, cells, data, keys, owner.pk, encrypted))
+        return ("ok", _Candidate(row, cells, data, keys, owner.pk, encrypted, needs_match=bool(masked)))
 
     def chunk(self, entries: list[tuple]) -> None:
         candidates = []
@@ -455,7 +474,11 @@ class _Run:
                 existing.update(fresh)
                 visible.update(fresh[k][0] for k in mine if k in fresh)  # created by this run: in scope
             match = next((existing[k] for k in c.keys if k in existing), None)
-            if match is None:
+            if match is None and c.needs_match:
+                self.fail(c.row, c.cells, {"customer_no": [_(
+                    "系统中（您的范围内）没有这个客户编号，而本行的手机号码、证件号码等是脱敏后的值，无法新建客户。"
+                )]})  # fmt: skip
+            elif match is None:
                 self.add(c)
             elif match[0] not in visible:
                 self.fail(c.row, c.cells, {"__all__": [_(
@@ -472,9 +495,10 @@ class _Run:
         ids = [v for c in candidates for k, v in c.keys if k == "id"]
         phones = [v for c in candidates for k, v in c.keys if k == "phone"]
         usccs = [v for c in candidates for k, v in c.keys if k == "uscc"]
+        nos = [v for c in candidates for k, v in c.keys if k == "no"]
         out: dict[tuple[str, str], tuple[int, int | None]] = {}
         for kind, column, values in (("id", "id_number_bidx", ids), ("phone", "phone_bidx", phones),
-                                     ("uscc", "uscc", usccs)):  # fmt: skip
+                                     ("uscc", "uscc", usccs), ("no", "customer_no", nos)):  # fmt: skip
             for start in range(0, len(values), 500):
                 part = values[start : start + 500]
                 for pk, owner_id, value in Customer.objects.filter(**{f"{column}__in": part}).values_list(

@@ -13,7 +13,7 @@ from loancrm.accounts.permissions import Perm
 from loancrm.customers.fields import DICTIONARY_FIELDS
 from loancrm.dictionaries.selectors import dictionary_labels
 
-from .columns import CHOICE, DATE, DATETIME, DICT, IMPORTABLE, INT, MONEY, OWNER, SENSITIVE
+from .columns import CHOICE, DATE, DATETIME, DICT, INT, MONEY, OWNER, SENSITIVE, TEMPLATE_COLUMNS
 from .values import CHOICE_LABELS
 
 DATA_ROWS = 5000  # rows below the header that carry the drop-downs and text formats
@@ -50,7 +50,7 @@ def build_blank_template() -> bytes:
     text = book.add_format({"num_format": "@"})
     example = book.add_format({"num_format": "@", "font_color": "#7F7F7F", "italic": True})
 
-    for col, column in enumerate(IMPORTABLE):
+    for col, column in enumerate(TEMPLATE_COLUMNS):
         sheet.write_string(0, col, column.header, head_required if column.field in REQUIRED else head)
         sheet.set_column(col, col, max(column.width, len(column.header) * 2 + 2), text)
         if column.example:

@@ -15,7 +15,21 @@ from django.utils.translation import gettext as _
 
 from loancrm.customers.models import CustomerType, Gender, IdType
 
-from .columns import BY_FIELD, CHOICE, DATE, DATETIME, DICT, INT, LIST, MONEY, OWNER, RATE, SENSITIVE, TEXT
+from .columns import (
+    BY_FIELD,
+    CHOICE,
+    DATE,
+    DATETIME,
+    DICT,
+    INT,
+    KEY,
+    LIST,
+    MONEY,
+    OWNER,
+    RATE,
+    SENSITIVE,
+    TEXT,
+)
 
 EXCEL_EPOCH = date(1899, 12, 30)  # Excel's day 0 (with its 1900 leap-year bug already accounted for)
 _SCIENTIFIC = re.compile(r"^[0-9.]+e\+?[0-9]+$", re.IGNORECASE)
@@ -73,7 +87,7 @@ def _lost_digits_message(label: str) -> str:
     ) % {"field": label}
 
 
-_PLAIN_TEXT_KINDS = {TEXT, DICT, OWNER}
+_PLAIN_TEXT_KINDS = {TEXT, DICT, OWNER, KEY}
 
 
 def converter(field: str):
