@@ -628,21 +628,31 @@ def _large_cache() -> None:
 
 
 def _produce(run: "_Run", queue, parent_pid: int) -> None:
-    """The helper process: read and prepare chunks, hand them over in order; never touches the database."""
+    """The helper process: read and prepare chunks, hand them over in order; never touches the database.
+
+    If the importer dies (killed mid-way), nobody reads the queue any more: the helper notices within a
+    second and leaves with os._exit, which skips flushing what it queued (a normal exit would wait for
+    that flush for ever). A normal finish exits normally, so the last chunks reach the importer.
+    """
+
+    def hand_over(item) -> None:
+        while True:
+            try:
+                queue.put(item, timeout=1)
+                return
+            except Full:
+                if os.getppid() != parent_pid:  # the importer died: stop rather than linger
+                    os._exit(0)
+
     try:
         rows = reading.data_rows(Path(run.batch.stored_path), run.batch.original_name, run.batch.header_row)
         while chunk := list(islice(rows, CHUNK)):
-            item = (len(chunk), run.prepare_chunk(chunk))
-            while True:
-                try:
-                    queue.put(item, timeout=1)
-                    break
-                except Full:
-                    if os.getppid() != parent_pid:  # the importer died: stop rather than linger
-                        return
-        queue.put(None)
+            hand_over((len(chunk), run.prepare_chunk(chunk)))
+            if os.getppid() != parent_pid:
+                os._exit(0)
+        hand_over(None)
     except Exception as exc:  # reported by the parent, which fails the run
-        queue.put(f"{type(exc).__name__}: {exc}")
+        hand_over(f"{type(exc).__name__}: {exc}")
 
 
 def _finish(batch: ImportBatch, run: _Run, status: str, message: str = "") -> None:

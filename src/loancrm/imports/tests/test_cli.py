@@ -109,6 +109,36 @@ def _count(env) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _assert_gone(pids: list[int], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in _state(p)]
+        if not alive:
+            return
+        time.sleep(0.1)
+    for p in alive:
+        os.kill(p, signal.SIGKILL)
+    raise AssertionError(f"helper processes still running after the importer was killed: {alive}")
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
 def test_killed_import_leaves_nothing_and_a_rerun_finishes(tmp_path):
     env, drop = _database_env(tmp_path)
     try:
@@ -126,11 +156,14 @@ def test_killed_import_leaves_nothing_and_a_rerun_finishes(tmp_path):
                 break
             time.sleep(0.05)
         assert child.poll() is None, "the import finished before it could be killed; make the sheet bigger"
+        helpers = _children(child.pid)
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
         assert _count(env) == 0  # nothing half-applied
+        _assert_gone(helpers)  # the reader process it forked does not linger
         done = subprocess.run([loancrm, "import", "customers", str(sheet), "--as", "sales1", "--json"], env=env,
-                              check=True, capture_output=True, text=True)  # fmt: skip
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
         assert json.loads(done.stdout.strip().splitlines()[-1])["created"] == 30_000
         assert _count(env) == 30_000
     finally:
