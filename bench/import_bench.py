@@ -6,7 +6,8 @@
     indexes, duplicate check, history and audit rows), in a child process so its peak RSS is its own.
 Prints rows/s of each and the ratio (b)/(a). Targets (issue 5): ≥ 10,000 rows/s and ≥ 0.5 of the
 baseline on SQLite; peak RSS < 500 MB for 1,000,000 rows (use --rows 1000000 --format csv; .xlsx
-sheets stop at 1,048,576 rows). `--postgres URL` runs (b) against PostgreSQL too.
+sheets stop at 1,048,576 rows). `--postgres URL` runs (b) against PostgreSQL too (that database is
+dropped and created anew: name a scratch one).
 
     python bench/import_bench.py [--rows 100000] [--format xlsx|csv] [--postgres postgres://…]
 """
@@ -110,6 +111,20 @@ def full_import(path: Path, env: dict) -> tuple[float, dict, float]:
     return elapsed, json.loads(out.stdout.strip().splitlines()[-1]), max(peak, before) / 1024
 
 
+def fresh_postgres(url: str) -> None:
+    """Drop and create the database the URL names (on the same server), so each run starts empty."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def prepare(env: dict) -> None:
     subprocess.run([str(BIN / "loancrm"), "migrate", "-v0"], env=env, check=True)
     subprocess.run([str(BIN / "loancrm"), "demo-data", "--customers", "0"], env=env, check=True,
@@ -143,10 +158,8 @@ def main() -> None:
               f"skipped {counts2['skipped_duplicates']}")  # fmt: skip
         if args.postgres:
             env_pg = {**env, "DATABASE_URL": args.postgres, "LOANCRM_DATA_DIR": str(work / "data-pg")}
+            fresh_postgres(args.postgres)  # the named database is dropped and created anew
             prepare(env_pg)
-            subprocess.run([str(BIN / "loancrm"), "shell", "-c",
-                            "from loancrm.customers.models import Customer; Customer.objects.all().delete()"],
-                           env=env_pg, check=True, capture_output=True)  # fmt: skip
             elapsed, counts, rss = full_import(sheet, env_pg)
             print(f"(b) loancrm import (PostgreSQL): {elapsed:.2f} s, {args.rows / elapsed:,.0f} rows/s, "
                   f"peak RSS {rss:.0f} MB, ratio {base / elapsed:.2f}")  # fmt: skip

@@ -63,7 +63,7 @@ class AuditEntry(models.Model):
     actor_username = models.CharField(_("用户名"), max_length=150, blank=True, db_index=True)
     ip = models.GenericIPAddressField(_("IP 地址"), null=True, blank=True)
     action = models.CharField(_("操作"), max_length=50, choices=Action.choices, db_index=True)
-    object_type = models.CharField(_("对象类型"), max_length=50, blank=True, db_index=True)
+    object_type = models.CharField(_("对象类型"), max_length=50, blank=True)  # indexed with object_id
     object_id = models.CharField(_("对象 ID"), max_length=50, blank=True)
     object_repr = models.CharField(_("对象"), max_length=200, blank=True)
     changes = models.JSONField(_("变更"), default=dict, blank=True)

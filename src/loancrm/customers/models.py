@@ -160,6 +160,7 @@ class Customer(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # no list filters by it; users are deactivated, never deleted
     )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -168,6 +169,7 @@ class Customer(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # no list filters by it; users are deactivated, never deleted
     )
     # A default rather than auto_now_add so that imports and demo data can keep their original dates.
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False, db_index=True)
@@ -178,6 +180,9 @@ class Customer(models.Model):
     history = HistoricalRecords(
         verbose_name=_("客户历史版本"),
         excluded_fields=["id_number_bidx", "phone_bidx", "updated_at", "version", "last_follow_up_at"],
+        # Versions are read per customer (by id) only: the record's other indexes would cost every
+        # insert (an import writes one version per customer) and serve no query.
+        no_db_index=["name", "created_at", "created_by", "updated_by", "department", "owner", "customer_no"],
     )
 
     class Meta:

@@ -121,7 +121,8 @@ class ImportRecord(models.Model):
     """What a batch did to one customer, so the whole batch can be undone."""
 
     CREATED, UPDATED = "created", "updated"
-    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="records")
+    # No index of its own: (batch, action) below serves every lookup by batch.
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="records", db_index=False)
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
     action = models.CharField(max_length=10)
     # For updates: the changed fields' previous values as JSON (encrypted: they may be ID numbers).
