@@ -1,9 +1,11 @@
 """Every read of customers, already limited to what the requesting user may see."""
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.db import connections
 from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -34,6 +36,40 @@ def customer_get_for(user, customer_id: int) -> Customer:
         return customers_visible_to(user).get(pk=customer_id)
     except (Customer.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
+
+
+# The lists the 360 page shows under a customer's fields.
+DETAIL_LISTS = ("tags", "related_persons", "assets", "attachments")
+
+
+@functools.cache
+def _lists_exist_sql(vendor: str) -> str:
+    ops = connections[Customer.objects.db].ops
+    parts = []
+    for name in DETAIL_LISTS:
+        rel = Customer._meta.get_field(name)
+        if rel.many_to_many:
+            table, column = rel.remote_field.through._meta.db_table, rel.m2m_column_name()
+        else:
+            table, column = rel.related_model._meta.db_table, rel.field.column
+        parts.append(f"EXISTS(SELECT 1 FROM {ops.quote_name(table)} WHERE {ops.quote_name(column)} = %s)")
+    return "SELECT " + ", ".join(parts)
+
+
+def customer_detail_lists(customer: Customer) -> dict[str, list]:
+    """Tags, related persons, assets and attachments of a customer the caller may already see.
+
+    One indexed EXISTS query first tells which of them have rows, so a customer with none of them
+    (most new leads) costs one cheap query instead of four ORM queries.
+    """
+    connection = connections[Customer.objects.db]
+    with connection.cursor() as cursor:
+        cursor.execute(_lists_exist_sql(connection.vendor), [customer.pk] * len(DETAIL_LISTS))
+        present = cursor.fetchone()
+    return {
+        name: list(getattr(customer, name).all()) if has else []
+        for name, has in zip(DETAIL_LISTS, present, strict=True)
+    }
 
 
 def can_reveal(user) -> bool:

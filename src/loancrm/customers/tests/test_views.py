@@ -679,3 +679,71 @@ def test_asset_added_on_the_360_page(client, users, mine):
     assert asset.encumbered and asset.estimated_value == 860000
     page = client.get(reverse("customers:detail", args=[mine.pk])).content.decode()
     assert "金凤区某小区 120㎡" in page and "860,000.00" in page
+
+
+# --- the 360 page --------------------------------------------------------------------------------
+
+
+def test_detail_page_shows_tags_related_persons_assets_and_attachments(client, users, mine, private_files):
+    sales = users["sales1"]
+    services.customers_tag(by=sales, customers=[mine], tag_names=["重点客户"])
+    person = {"relation": "spouse", "name": "李小红", "phone": "13900001111", "note": "<b>晚上联系</b>"}
+    services.related_person_save(by=sales, customer=mine, person=None, data=person)
+    asset = {"kind": "vehicle", "description": "2020款大众朗逸", "estimated_value": Decimal("80000")}
+    services.asset_add(by=sales, customer=mine, data=asset)
+    login(client, sales)
+    assert upload(client, mine, "征信报告.png", PNG).status_code == 302
+    html = client.get(reverse("customers:detail", args=[mine.pk])).content.decode()
+    assert "重点客户" in html
+    assert "李小红" in html and "配偶" in html and "139****1111" in html and "13900001111" not in html
+    assert "&lt;b&gt;晚上联系&lt;/b&gt;" in html
+    assert "2020款大众朗逸" in html and "车辆" in html and "80,000.00" in html
+    assert "征信报告.png" in html and "身份证正反面" in html
+    for empty in ("暂无关联人", "暂无资产记录", "暂无附件"):
+        assert empty not in html
+
+
+def test_detail_page_skips_the_queries_of_empty_lists(client, users, mine):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    login(client, users["sales1"])
+    client.get(reverse("customers:detail", args=[mine.pk]))  # warm: session, dictionaries
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(reverse("customers:detail", args=[mine.pk])).content.decode()
+    assert "暂无关联人" in html and "暂无资产记录" in html and "暂无附件" in html
+    tables = ("customers_relatedperson", "customers_customerasset", "customers_attachment", "customers_tag")
+    assert not [q["sql"] for q in queries if any(f'SELECT "{t}".' in q["sql"] for t in tables)]
+    assert sum("EXISTS" in q["sql"] for q in queries) == 1  # one check for the four lists
+
+
+def test_detail_page_fields_escaped_with_line_breaks(client, users, mine):
+    Customer.objects.filter(pk=mine.pk).update(special_notes="第一行\n<script>x</script>")
+    login(client, users["sales1"])
+    html = client.get(reverse("customers:detail", args=[mine.pk])).content.decode()
+    assert 'data-field="special_notes">第一行<br>&lt;script&gt;x&lt;/script&gt;</dd>' in html
+    assert 'data-field="phone">138****5678</dd>' in html
+
+
+def test_detail_page_follow_up_form_follows_dictionary_and_stage(client, users, mine):
+    from loancrm.dictionaries.models import DictionaryItem
+
+    login(client, users["sales1"])
+    html = client.get(reverse("customers:detail", args=[mine.pk])).content.decode()
+    assert '<option value="contacted" selected>' in html and "视频通话" not in html
+    DictionaryItem.objects.create(kind="follow_up_way", code="video", label="视频通话", sort_order=99)
+    Customer.objects.filter(pk=mine.pk).update(stage="collecting")
+    html = client.get(reverse("customers:detail", args=[mine.pk])).content.decode()
+    assert '<option value="video">视频通话</option>' in html  # a new item shows at once
+    assert '<option value="collecting" selected>' in html and '<option value="contacted">' in html
+    client.cookies["django_language"] = "en"
+    assert "Follow-up method" in client.get(reverse("customers:detail", args=[mine.pk])).content.decode()
+
+
+def test_detail_page_has_no_forms_for_a_role_that_may_not_edit(client, users, mine):
+    login(client, users["auditor1"])
+    html = client.get(reverse("customers:detail", args=[mine.pk])).content.decode()
+    assert "王小明" in html
+    assert reverse("customers:follow_up_add", args=[mine.pk]) not in html
+    assert reverse("customers:attachment_upload", args=[mine.pk]) not in html
+    assert reverse("customers:edit", args=[mine.pk]) not in html
