@@ -1,6 +1,16 @@
-from django.urls import reverse
+import functools
+
+from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from .navigation import SECTIONS
+
+
+@functools.lru_cache(maxsize=16)
+def _section_urls(script_prefix: str, urlconf: str) -> dict[str, str]:
+    # reverse() for every section on every page was a measurable part of each request; the URLs only
+    # change with the script prefix and the URLconf, which are the cache key.
+    return {s.key: reverse(s.url_name, urlconf=urlconf) for s in SECTIONS}
 
 
 def navigation(request):
@@ -10,6 +20,7 @@ def navigation(request):
     current = getattr(request, "resolver_match", None)
     ns = current.namespace if current else ""
     url_name = current.url_name if current else ""
+    urls = _section_urls(get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
     items = []
     for s in SECTIONS:
         if s.perm is not None and not user.has_perm_code(s.perm):
@@ -19,5 +30,5 @@ def navigation(request):
             or (s.key == "customers" and ns == "customers")
             or (s.key == "settings" and ns in ("accounts", "audit") and url_name not in ("login",))
         )
-        items.append({"key": s.key, "label": s.label, "url": reverse(s.url_name), "active": active})
+        items.append({"key": s.key, "label": s.label, "url": urls[s.key], "active": active})
     return {"nav_items": items}
