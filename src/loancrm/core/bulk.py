@@ -1,4 +1,5 @@
-"""Fast bulk insert for large loads (demo data, imports): one `executemany` per batch.
+"""Fast bulk insert for large loads (demo data, imports): one `executemany` per batch on SQLite, one
+`COPY … FROM STDIN` on PostgreSQL (several times faster there than row-by-row INSERTs).
 
 Django's bulk_create prepares every field of every row through several layers and, on SQLite, splits
 batches to ~17 rows for a wide table. Here each row is a dict; fields it omits take the model default;
@@ -75,9 +76,11 @@ class Inserter:
                 self.preps.append((i, lambda v, f=f: f.get_db_prep_save(v, connection)))
         self.prep_by_name = {self.names[i]: prep for i, prep in self.preps}
         qn = connection.ops.quote_name
+        columns = ", ".join(qn(f.column) for f in fields)
         self.sql = "INSERT INTO {} ({}) VALUES ({})".format(
-            qn(model._meta.db_table), ", ".join(qn(f.column) for f in fields), ", ".join(["%s"] * len(fields))
+            qn(model._meta.db_table), columns, ", ".join(["%s"] * len(fields))
         )
+        self.copy_sql = f"COPY {qn(model._meta.db_table)} ({columns}) FROM STDIN"
 
     def prepare_value(self, name: str, value):
         prep = self.prep_by_name.get(name)
@@ -107,7 +110,13 @@ class Inserter:
 
     def execute(self, params: list[list]) -> int:
         with self.connection.cursor() as cursor:
-            cursor.executemany(self.sql, params)
+            if self.connection.vendor == "postgresql" and params:
+                # psycopg adapts each value as it would for INSERT (Jsonb, Decimal, datetimes …).
+                with cursor.cursor.copy(self.copy_sql) as copy:
+                    for row in params:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(self.sql, params)
         return len(params)
 
 

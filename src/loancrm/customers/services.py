@@ -565,12 +565,30 @@ def customers_insert_rows(*, by: User, rows: list[dict[str, Any]], reason: str) 
     now = rows[0]["updated_at"]
     audits = []
     ip = _audit_ip()
-    fields, sensitive = set(editable_fields()), set(SENSITIVE)
+    names, sensitive = editable_fields(), set(SENSITIVE)
+    masked = ["", AUDIT_MASK]
+    extras: dict[str, dict] = {}  # one object per source: the inserter prepares a repeated object once
     for pk, r in zip(ids, rows, strict=True):
         r["id"] = pk
         for name in SENSITIVE:  # encrypted once for the row and its history version
             if r.get(name):
                 r[name] = encrypt_once(r[name])
+        changes = {}
+        for f in names:
+            value = r.get(f)
+            if value is None:
+                continue
+            if f in sensitive:  # encrypted by now (a str subclass): never written out
+                if value:
+                    changes[f] = masked
+            elif value.__class__ is str:  # most cells: compared by class, not by ==, for speed
+                if value:
+                    changes[f] = [None, value]
+            elif value != []:
+                changes[f] = [None, str(value)]
+        source = r["data_source"]
+        if source not in extras:
+            extras[source] = {"source": source, "reason": reason}
         audits.append(
             {
                 "at": now,
@@ -581,12 +599,8 @@ def customers_insert_rows(*, by: User, rows: list[dict[str, Any]], reason: str) 
                 "object_type": "customer",
                 "object_id": str(pk),
                 "object_repr": f"{r['name']}（{r['customer_no']}）"[:200],
-                "changes": {
-                    f: ["", AUDIT_MASK] if f in sensitive else [None, str(value)]
-                    for f, value in r.items()
-                    if f in fields and value not in (None, "", [])
-                },
-                "extra": {"source": r["data_source"], "reason": reason},
+                "changes": changes,
+                "extra": extras[source],
             }
         )
     customer_insert = Inserter(Customer, with_pk=True)
