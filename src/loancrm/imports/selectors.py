@@ -5,6 +5,7 @@ department's imports, an admin all) through the one scope helper. Templates are 
 """
 
 import json
+from collections import Counter
 from itertools import islice
 from pathlib import Path
 
@@ -109,3 +110,30 @@ def mapping_rows(batch: ImportBatch, preview: list[tuple[int, list[str]]]) -> li
             }
         )
     return rows
+
+
+# Written as the partial index `customer_unmapped` says it, so both databases answer from that index.
+UNMAPPED_WHERE = "NOT (customers_customer.unmapped_values = '{}')"
+
+
+def unmapped_values_summary(user) -> list[dict]:
+    """Values imports (or the API) brought that no dictionary knows: field, value, customers, in scope."""
+    from loancrm.customers.fields import DICTIONARY_FIELDS
+    from loancrm.customers.selectors import customers_visible_to
+
+    qs = customers_visible_to(user).extra(where=[UNMAPPED_WHERE]).order_by()
+    counts: Counter = Counter()
+    for values in qs.values_list("unmapped_values", flat=True).iterator(chunk_size=2000):
+        for name, value in (values or {}).items():
+            if name in DICTIONARY_FIELDS:
+                counts[(name, str(value))] += 1
+    return [
+        {
+            "field": name,
+            "label": BY_FIELD[name].header if name in BY_FIELD else name,
+            "kind": DICTIONARY_FIELDS[name],
+            "value": value,
+            "count": n,
+        }
+        for (name, value), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))
+    ]

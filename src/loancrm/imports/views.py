@@ -198,3 +198,35 @@ def batch_file(request, batch_id: int, which: str):
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+def unmapped_values(request):
+    """Values imports kept that no dictionary knows: map each to an item, or add it as a new one."""
+    require_perm(request.user, Perm.SETTINGS_MANAGE, path=request.path)
+    from loancrm.dictionaries.selectors import dictionary_choices
+
+    errors: dict[tuple[str, str], list[str]] = {}
+    if request.method == "POST":
+        field, value = request.POST.get("field", ""), request.POST.get("value", "")
+        try:
+            n = services.unmapped_value_map(
+                by=request.user,
+                field=field,
+                value=value,
+                code=request.POST.get("code", ""),
+                new_code=request.POST.get("new_code", "").strip() if request.POST.get("add") else "",
+            )
+        except ValidationError as exc:
+            errors[(field, value)] = exc.messages
+        else:
+            messages.success(request, _("“%(value)s”已映射，%(n)s 位客户已更新。") % {"value": value, "n": n})
+            return redirect("imports:unmapped")
+    rows = selectors.unmapped_values_summary(request.user)
+    choices = {}
+    for row in rows:
+        if row["kind"] not in choices:
+            choices[row["kind"]] = dictionary_choices(row["kind"], include_blank=False)
+        row["choices"] = choices[row["kind"]]
+        row["errors"] = errors.get((row["field"], row["value"]), [])
+    return render(request, "imports/unmapped.html", {"rows": rows})

@@ -182,3 +182,50 @@ def test_blank_template_downloads(client, users):
     login(client, users["sales1"])
     response = client.get(reverse("imports:blank_template"))
     assert response.status_code == 200 and response.content[:2] == b"PK"
+
+
+def test_admin_maps_an_unknown_value_or_adds_it_to_the_dictionary(client, users, tmp_path):
+    from loancrm.dictionaries.models import DictionaryItem
+    from loancrm.imports.services import import_batch_configure, import_batch_create, import_batch_run
+
+    rows = [["姓名", "手机号码", "来源"], ["甲", "13800000001", "小红书"], ["乙", "13800000002", "小红书"],
+            ["丙", "13800000003", "快手直播"]]  # fmt: skip
+    path = write_xlsx(tmp_path / "u.xlsx", rows)
+    sales1 = users["sales1"]
+    batch = import_batch_create(by=sales1, file=path, original_name=path.name)
+    batch = import_batch_configure(by=sales1, batch=batch, mapping=batch.mapping, on_duplicate="skip",
+                                   on_error="skip_rows", use_owner_column=True, default_owner=None)  # fmt: skip
+    assert import_batch_run(batch_id=batch.pk, dry_run=False).counts["flagged"] == 3
+
+    login(client, users["sales1"])
+    assert client.get(reverse("imports:unmapped")).status_code == 403  # admins only
+    login(client, users["admin"])
+    html = client.get(reverse("imports:unmapped")).content.decode()
+    assert "小红书" in html and "快手直播" in html and "客户来源渠道" in html
+
+    url = reverse("imports:unmapped")
+    response = client.post(url, {"field": "channel", "value": "小红书", "code": "nope"})
+    assert "请选择一个启用中的字典项" in response.content.decode()
+    client.post(url, {"field": "channel", "value": "小红书", "code": "douyin"})
+    jia = Customer.objects.get(name="甲")
+    assert jia.channel == "douyin" and jia.unmapped_values == {} and jia.version == 2
+    assert jia.history.first().history_change_reason.startswith("待映射值“小红书”")
+    client.post(url, {"field": "channel", "value": "快手直播", "add": "1", "new_code": "kuaishou_live"})
+    assert DictionaryItem.objects.get(kind="channel", code="kuaishou_live").label == "快手直播"
+    assert Customer.objects.get(name="丙").channel == "kuaishou_live"
+    assert "没有待映射的值" in client.get(url).content.decode()
+    assert AuditEntry.objects.filter(action=Action.DICTIONARY_UPDATE, extra__customers=2).exists()
+
+
+def test_unmapped_customers_are_found_through_their_partial_index(users):
+    from django.db import connection
+
+    from loancrm.imports.selectors import UNMAPPED_WHERE
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN SELECT id FROM customers_customer WHERE {UNMAPPED_WHERE}")
+            assert "customer_unmapped" in " ".join(str(r) for r in cursor.fetchall())
+        else:  # PostgreSQL chooses by statistics; the index and its condition must exist
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'customer_unmapped'")
+            assert "unmapped_values" in cursor.fetchone()[0]
