@@ -101,3 +101,79 @@ def blank_template(request):
     )
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{escape_uri_path('客户导入模板.xlsx')}"
     return response
+
+
+def build_example_sheet(seed: int = 0) -> bytes:
+    """A small agency ledger as they arrive: a title row, synonym headers, numbers typed every way,
+    a blank row, one new channel and two rows to fix — to try the wizard with (demo and training)."""
+    import random
+
+    from loancrm.customers.validators import resident_id_check_char
+
+    def rid(first17: str) -> str:
+        return first17 + resident_id_check_char(first17)
+
+    rng = random.Random(seed)
+    surnames, given = "王李张刘陈杨赵黄周吴马", "伟芳敏静强磊军洋艳杰娟涛明超霞"
+    stamp = rng.randrange(10_000_000)
+    phones = [
+        "+86 139 {0:04d} {1:04d}",
+        "86-137-{0:04d}-{1:04d}",
+        "１３６{0:04d}{1:04d}",
+        "135 {0:04d} {1:04d}",
+    ]
+    amounts = ["5万", "3.5万", "50,000元", "80000", "12万"]
+    rows = []
+    for i in range(18):
+        birth = f"19{70 + i}0{1 + i % 9}1{i % 9}"
+        idn = rid(f"640104{birth}{(stamp + i) % 1000:03d}")
+        rows.append([
+            i + 1, rng.choice(surnames) + rng.choice(given) + rng.choice(given), idn,
+            phones[i % 4].format((stamp // 10 + i) % 10_000, (stamp + 7 * i) % 10_000),
+            f"{rng.randint(4, 20)},000", amounts[i % 5], rng.choice(["12", "24", "36"]),
+            "小红书" if i == 5 else rng.choice(["抖音", "老客户转介绍", "门店到访"]), "新线索", "",
+        ])  # fmt: skip
+    rows[3][2] = rows[3][2][:-1] + ("0" if rows[3][2][-1] != "0" else "1")  # a typo in the check character
+    rows[3][9] = "证件号最后一位录错了"
+    rows[8][3] = "1380013"  # a phone number missing digits
+    rows[8][9] = "手机号少了几位"
+    rows.insert(10, [""] * 10)
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("客户台账")
+    title = book.add_format({"bold": True, "font_size": 14})
+    head = book.add_format({"bold": True, "bg_color": "#DCE6F1", "border": 1})
+    sheet.write_string(0, 0, "2026年客户台账（示例）", title)
+    headers = [
+        "序号",
+        "客户姓名",
+        "身份证号码",
+        "联系电话",
+        "月收入(元)",
+        "贷款金额",
+        "贷款期限",
+        "来源",
+        "状态",
+        "备注",
+    ]
+    sheet.write_row(2, 0, headers, head)
+    for r, row in enumerate(rows, start=3):
+        for c, value in enumerate(row):
+            if isinstance(value, int):
+                sheet.write_number(r, c, value)
+            elif value:
+                sheet.write_string(r, c, value)
+    sheet.set_column(0, len(headers) - 1, 16)
+    book.close()
+    return buffer.getvalue()
+
+
+@login_required
+def example_sheet(request):
+    require_perm(request.user, Perm.CUSTOMER_IMPORT, path=request.path)
+    response = HttpResponse(
+        build_example_sheet(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{escape_uri_path('示例客户台账.xlsx')}"
+    return response

@@ -6,6 +6,7 @@ app_name = "imports"
 urlpatterns = [
     path("", views.batch_list, name="list"),
     path("template.xlsx", template.blank_template, name="blank_template"),
+    path("example.xlsx", template.example_sheet, name="example_sheet"),
     path("unmapped/", views.unmapped_values, name="unmapped"),
     path("templates/<int:template_id>/delete/", views.template_delete, name="template_delete"),
     path("<int:batch_id>/", views.batch_detail, name="detail"),

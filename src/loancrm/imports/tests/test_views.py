@@ -229,3 +229,18 @@ def test_unmapped_customers_are_found_through_their_partial_index(users):
         else:  # PostgreSQL chooses by statistics; the index and its condition must exist
             cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'customer_unmapped'")
             assert "unmapped_values" in cursor.fetchone()[0]
+
+
+def test_example_sheet_imports_with_two_rows_to_fix(
+    client, users, tmp_path, django_capture_on_commit_callbacks
+):
+    login(client, users["sales1"])
+    response = client.get(reverse("imports:example_sheet"))
+    assert response.status_code == 200
+    client.post(reverse("imports:list"), {"file": SimpleUploadedFile("示例.xlsx", response.content)})
+    batch = ImportBatch.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        post_options(client, batch, "import")
+    batch.refresh_from_db()
+    assert batch.counts["created"] == 16 and batch.counts["failed"] == 2 and batch.counts["blank"] == 1
+    assert batch.counts["flagged"] == 1
