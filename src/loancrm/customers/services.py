@@ -604,21 +604,46 @@ def customers_insert_rows(*, by: User, rows: list[dict[str, Any]], reason: str) 
             }
         )
     customer_insert = Inserter(Customer, with_pk=True)
-    history_insert = Inserter(Customer.history.model)
     params = customer_insert.params(rows)
     customer_insert.execute(params)
-    # History rows repeat the record's values, already encrypted and converted, plus four of their own.
-    position = {name: i for i, name in enumerate(customer_insert.names)}
+    # History rows repeat the record's values: copied inside the database (one INSERT … SELECT over the
+    # ids just written) rather than bound again from Python, plus four values of their own.
+    _history_copy(ids, now=now, by=by, reason=reason)
+    bulk_insert(AuditEntry, audits)
+    return ids
+
+
+def _history_copy(ids: list[int], *, now, by: User, reason: str) -> None:
+    from django.db import connection
+
+    history = Customer.history.model
+    qn = connection.ops.quote_name
     own = {
-        "history_date": history_insert.prepare_value("history_date", now),
+        "history_date": history._meta.get_field("history_date").get_db_prep_save(now, connection),
         "history_type": "+",
         "history_user_id": by.pk,
         "history_change_reason": reason,
     }
-    layout = [(position.get(name), own.get(name)) for name in history_insert.names]
-    history_insert.execute([[p[i] if i is not None else value for i, value in layout] for p in params])
-    bulk_insert(AuditEntry, audits)
-    return ids
+    columns, selects, params = [], [], []
+    for f in history._meta.concrete_fields:
+        if f.attname == "history_id":
+            continue  # numbered by the database
+        columns.append(qn(f.column))
+        if f.attname in own:
+            selects.append("%s")
+            params.append(own[f.attname])
+        else:
+            selects.append(qn(f.column))  # the record's own column of the same name
+    if ids[-1] - ids[0] + 1 == len(ids):  # consecutive, as SQLite hands them out: a range is exact
+        where, params = "BETWEEN %s AND %s", [*params, ids[0], ids[-1]]
+    else:  # PostgreSQL's sequence may interleave another session's ids
+        where, params = "IN ({})".format(", ".join(["%s"] * len(ids))), [*params, *ids]
+    sql = "INSERT INTO {} ({}) SELECT {} FROM {} WHERE {} {}".format(
+        qn(history._meta.db_table), ", ".join(columns), ", ".join(selects), qn(Customer._meta.db_table), qn("id"),
+        where,
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _audit_ip():
