@@ -525,17 +525,30 @@ _NO_UNMAPPED: dict = {}  # shared by rows (bulk_insert prepares one object once)
 
 
 def customer_row(
-    *, by: User, data: dict[str, Any], owner: User, customer_no: str, source: str, now
+    *,
+    by: User,
+    data: dict[str, Any],
+    owner: User,
+    customer_no: str,
+    source: str,
+    now,
+    blind: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A new customer as a database row (attribute names) from values `clean_customer_data` returned."""
+    """A new customer as a database row (attribute names) from values `clean_customer_data` returned.
+
+    `blind`: the phone's and ID number's blind indexes when the caller computed them already.
+    """
     row: dict[str, Any] = {}
     for name in editable_fields():
         if name in data:
             value = data[name]
             row[name] = "" if value is None and name in _NOT_NULL else value
     row["unmapped_values"] = data.get("unmapped_values") or _NO_UNMAPPED
-    row["phone_bidx"] = blind_index(row.get("phone") or "")
-    row["id_number_bidx"] = blind_index(row["id_number"]) if row.get("id_number") else ""
+    if blind is not None:
+        row["phone_bidx"], row["id_number_bidx"] = blind.get("phone", ""), blind.get("id", "")
+    else:
+        row["phone_bidx"] = blind_index(row.get("phone") or "")
+        row["id_number_bidx"] = blind_index(row["id_number"]) if row.get("id_number") else ""
     row.update(
         customer_no=customer_no,
         owner_id=owner.pk,

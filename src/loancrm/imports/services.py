@@ -491,20 +491,30 @@ class _Run:
         self.flush()
 
     def lookup(self, candidates: list[_Candidate]) -> dict[tuple[str, str], tuple[int, int | None]]:
-        """(key kind, value) → (customer id, owner id) for keys already in the database."""
-        ids = [v for c in candidates for k, v in c.keys if k == "id"]
-        phones = [v for c in candidates for k, v in c.keys if k == "phone"]
-        usccs = [v for c in candidates for k, v in c.keys if k == "uscc"]
-        nos = [v for c in candidates for k, v in c.keys if k == "no"]
+        """(key kind, value) → (customer id, owner id) for keys already in the database.
+
+        Plain SQL: the ORM's per-value preparation of 2,000-value IN lists cost more than the query.
+        """
+        from django.db import connection
+
+        by_kind: dict[str, list[str]] = {"id": [], "phone": [], "uscc": [], "no": []}
+        for c in candidates:
+            for kind, value in c.keys:
+                by_kind[kind].append(value)
+        columns = {"id": "id_number_bidx", "phone": "phone_bidx", "uscc": "uscc", "no": "customer_no"}
+        table = connection.ops.quote_name(Customer._meta.db_table)
         out: dict[tuple[str, str], tuple[int, int | None]] = {}
-        for kind, column, values in (("id", "id_number_bidx", ids), ("phone", "phone_bidx", phones),
-                                     ("uscc", "uscc", usccs), ("no", "customer_no", nos)):  # fmt: skip
-            for start in range(0, len(values), 500):
-                part = values[start : start + 500]
-                for pk, owner_id, value in Customer.objects.filter(**{f"{column}__in": part}).values_list(
-                    "pk", "owner_id", column
-                ):
-                    out[(kind, value)] = (pk, owner_id)
+        with connection.cursor() as cursor:
+            for kind, values in by_kind.items():
+                column = connection.ops.quote_name(columns[kind])
+                for start in range(0, len(values), 500):
+                    part = values[start : start + 500]
+                    cursor.execute(
+                        f"SELECT id, owner_id, {column} FROM {table} WHERE {column} IN ({', '.join(['%s'] * len(part))})",
+                        part,
+                    )
+                    for pk, owner_id, value in cursor.fetchall():
+                        out[(kind, value)] = (pk, owner_id)
         return out
 
     def add(self, c: _Candidate) -> None:
@@ -526,7 +536,7 @@ class _Run:
         for c, no in zip(pending, nos, strict=True):
             row = customer_row(
                 by=self.by, data=c.data, owner=self.users[c.owner_id], customer_no=no, source=DataSource.IMPORT,
-                now=self.now,
+                now=self.now, blind={k: v for k, v in c.keys if k in ("phone", "id")},
             )  # fmt: skip
             row.update(c.encrypted)
             rows.append(row)
