@@ -119,6 +119,7 @@ UNMAPPED_WHERE = "NOT (customers_customer.unmapped_values = '{}')"
 def unmapped_values_summary(user) -> list[dict]:
     """Values imports (or the API) brought that no dictionary knows: field, value, customers, in scope."""
     from loancrm.customers.fields import DICTIONARY_FIELDS
+    from loancrm.customers.models import Customer
     from loancrm.customers.selectors import customers_visible_to
 
     qs = customers_visible_to(user).extra(where=[UNMAPPED_WHERE]).order_by()
@@ -130,7 +131,7 @@ def unmapped_values_summary(user) -> list[dict]:
     return [
         {
             "field": name,
-            "label": BY_FIELD[name].header if name in BY_FIELD else name,
+            "label": str(Customer._meta.get_field(name).verbose_name),
             "kind": DICTIONARY_FIELDS[name],
             "value": value,
             "count": n,
