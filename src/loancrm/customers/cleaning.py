@@ -121,7 +121,7 @@ def clean_customer_data(
     # Identity numbers and contact details, normalised the same way everywhere.
     normalisers = {
         "phone": v.normalize_mobile,
-        "backup_phone": v.normalize_mobile,
+        "backup_phone": v.normalize_contact_number,  # often the office's or home's landline
         "bank_account": v.normalize_bank_card,
         "email": v.normalize_email,
         "uscc": v.normalize_uscc,

@@ -185,6 +185,35 @@ def normalize_mobile(value: str) -> str:
     return text
 
 
+# Landline: area codes 010 and 020–029 have three digits, all others four; then 7–8 digits, and an
+# optional extension (转 801, ext 801, #801).
+_LANDLINE_RE = re.compile(r"(0[12]\d|0[3-9]\d{2})(\d{7,8})(?:(?:转|ext|x|#|-)(\d{1,6}))?")
+
+
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
+
+
+def normalize_contact_number(value: str) -> str:
+    """A backup contact: a mainland mobile (11 digits, as normalize_mobile) or a landline written
+    as 0951-6012345, (0951)6012345, 010 12345678 or 0951-6012345 转 801 — returned as
+    0951-6012345, with -801 for an extension."""
+    try:
+        return normalize_mobile(value)
+    except ValidationError:
+        pass
+    text = _compact(value).lower().translate(_DASHES)
+    if text.startswith("+86"):
+        text = "0" + text[3:].lstrip("-(").lstrip("0")
+    text = text.replace("(", "").replace(")", "-")
+    head, sep, rest = text.partition("-")  # 0951-6012345[-801]: the first dash ends the area code
+    text = head + rest if sep and head.startswith("0") and len(head) in (3, 4) else text.replace("-", "", 1)
+    match = _LANDLINE_RE.fullmatch(text)
+    if not match:
+        raise ValidationError(_("请填写 11 位手机号，或带区号的固定电话（如 0951-6012345）"), code="invalid")
+    area, number, ext = match.groups()
+    return f"{area}-{number}" + (f"-{ext}" if ext else "")
+
+
 # --- 统一社会信用代码 (GB 32100-2015) -----------------------------------------
 
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, Z, S, V

@@ -769,3 +769,46 @@ def test_property_masks_hide_the_middle(id18, mobile, body):
     assert masked_id[:6] == id18[:6] and masked_id[-4:] == id18[-4:] and masked_id[6:14] == "*" * 8
     assert mask_phone(mobile) == mobile[:3] + "****" + mobile[-4:]
     assert mask_bank_card(card) == "**** " + card[-4:]
+
+
+# --- backup contact: a mobile or a landline ----------------------------------------------------------
+
+from loancrm.customers.validators import normalize_contact_number  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "typed, stored",
+    [
+        ("0951-6012345", "0951-6012345"),
+        ("(0951)6012345", "0951-6012345"),
+        ("０９５１－６０１２３４５", "0951-6012345"),
+        ("010 12345678", "010-12345678"),
+        ("01012345678", "010-12345678"),
+        ("09516012345", "0951-6012345"),
+        ("0951-6012345 转 801", "0951-6012345-801"),
+        ("+86 10 12345678", "010-12345678"),
+        ("+86 138-0000-1234", "13800001234"),
+    ],
+)
+def test_backup_contact_accepts_mobiles_and_landlines(typed, stored):
+    assert normalize_contact_number(typed) == stored
+
+
+@pytest.mark.parametrize("typed", ["12345", "0951-601234", "6012345", "abc", "0951-6012345-1234567"])
+def test_backup_contact_refuses_what_is_neither(typed):
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as exc:
+        normalize_contact_number(typed)
+    assert "固定电话" in exc.value.messages[0]
+
+
+@given(
+    area=st.sampled_from(["010", "021", "0951", "0952", "0871"]),
+    number=st.integers(min_value=2_000_000, max_value=99_999_999),
+    sep=st.sampled_from(["-", " ", "", "—"]),
+)
+@settings(max_examples=200, deadline=None)
+def test_landlines_round_trip(area, number, sep):
+    digits = str(number)
+    stored = normalize_contact_number(f"{area}{sep}{digits}")
+    assert stored == f"{area}-{digits}"
+    assert normalize_contact_number(stored) == stored

@@ -201,7 +201,7 @@ def test_admin_maps_an_unknown_value_or_adds_it_to_the_dictionary(client, users,
     assert client.get(reverse("imports:unmapped")).status_code == 403  # admins only
     login(client, users["admin"])
     html = client.get(reverse("imports:unmapped")).content.decode()
-    assert "小红书" in html and "快手直播" in html and "客户来源渠道" in html
+    assert "小红书" in html and "快手直播" in html and "来源渠道" in html
 
     url = reverse("imports:unmapped")
     response = client.post(url, {"field": "channel", "value": "小红书", "code": "nope"})
