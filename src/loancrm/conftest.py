@@ -66,3 +66,14 @@ def chromium_path() -> str:
             pytest.fail("Debian chromium is required in CI (make system-deps installs it)")
         pytest.skip("chromium not installed (run make test to install it)")
     return path
+
+
+@pytest.fixture
+def huey_immediate():
+    """Background tasks run at once, in the test (the worker is the test)."""
+    from huey.contrib.djhuey import HUEY
+
+    was = HUEY.immediate
+    HUEY.immediate = True
+    yield
+    HUEY.immediate = was

@@ -1,13 +1,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, QueryDict
+from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from loancrm.accounts.access import require_perm
 from loancrm.accounts.permissions import Perm
+from loancrm.core.downloads import XLSX, private_file_response
 
 from . import selectors, services
 
@@ -62,12 +63,5 @@ def export_progress(request, job_id: int):
 def export_download(request, job_id: int):
     job = selectors.export_job_get_for(request.user, job_id)
     handle = services.export_job_open(by=request.user, job=job)
-    content_type = (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        if job.format == "xlsx"
-        else "text/csv; charset=utf-8"
-    )
-    response = FileResponse(handle, as_attachment=True, filename=job.download_name, content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    content_type = XLSX if job.format == "xlsx" else "text/csv; charset=utf-8"
+    return private_file_response(handle, filename=job.download_name, content_type=content_type)

@@ -5,11 +5,10 @@ import io
 
 import xlsxwriter
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-from django.utils.encoding import escape_uri_path
 
 from loancrm.accounts.access import require_perm
 from loancrm.accounts.permissions import Perm
+from loancrm.core.downloads import xlsx_response
 from loancrm.customers.fields import DICTIONARY_FIELDS
 from loancrm.dictionaries.selectors import dictionary_labels
 
@@ -95,12 +94,7 @@ def build_blank_template() -> bytes:
 @login_required
 def blank_template(request):
     require_perm(request.user, Perm.CUSTOMER_IMPORT, path=request.path)
-    response = HttpResponse(
-        build_blank_template(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{escape_uri_path('客户导入模板.xlsx')}"
-    return response
+    return xlsx_response(build_blank_template(), filename="客户导入模板.xlsx")
 
 
 def build_example_sheet(seed: int = 0) -> bytes:
@@ -171,9 +165,4 @@ def build_example_sheet(seed: int = 0) -> bytes:
 @login_required
 def example_sheet(request):
     require_perm(request.user, Perm.CUSTOMER_IMPORT, path=request.path)
-    response = HttpResponse(
-        build_example_sheet(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{escape_uri_path('示例客户台账.xlsx')}"
-    return response
+    return xlsx_response(build_example_sheet(), filename="示例客户台账.xlsx")

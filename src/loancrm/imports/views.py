@@ -7,20 +7,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from loancrm.accounts.access import require_perm
 from loancrm.accounts.permissions import Perm
+from loancrm.core.downloads import XLSX, private_file_response
 
 from . import selectors, services
 from .forms import OptionsForm, UploadForm
 from .models import BatchStatus, ImportBatch
 
 EDITABLE = {BatchStatus.UPLOADED, BatchStatus.VALIDATED, BatchStatus.ROLLED_BACK, BatchStatus.FAILED}
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _flash(request, exc: ValidationError) -> None:
@@ -193,11 +193,7 @@ def batch_file(request, batch_id: int, which: str):
     require_perm(request.user, Perm.CUSTOMER_IMPORT, path=request.path)
     batch = selectors.import_batch_get_for(request.user, batch_id)
     handle, name = services.import_file_open(by=request.user, batch=batch, which=which)
-    content_type = XLSX if name.endswith(".xlsx") else None
-    response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return private_file_response(handle, filename=name, content_type=XLSX if name.endswith(".xlsx") else None)
 
 
 @login_required

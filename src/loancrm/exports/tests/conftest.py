@@ -9,13 +9,8 @@ from django.utils import translation
 
 
 @pytest.fixture(autouse=True)
-def _huey_immediate():
-    from huey.contrib.djhuey import HUEY
-
-    was = HUEY.immediate
-    HUEY.immediate = True
+def _huey_immediate(huey_immediate):
     yield
-    HUEY.immediate = was
 
 
 @pytest.fixture(autouse=True)
