@@ -104,8 +104,10 @@ def full_import(path: Path, env: dict) -> tuple[float, dict, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = subprocess.run(
         [str(BIN / "loancrm"), "import", "customers", str(path), "--as", "sales1", "--json"],
-        env=env, check=True, capture_output=True, text=True,
+        env=env, capture_output=True, text=True,
     )  # fmt: skip
+    if out.returncode:
+        sys.exit(f"loancrm import exited {out.returncode}: {out.stderr[-2000:]}")
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return elapsed, json.loads(out.stdout.strip().splitlines()[-1]), max(peak, before) / 1024

@@ -358,3 +358,14 @@ def test_parallel_reader_gives_the_same_result(users, tmp_path, monkeypatch):
     assert batch.counts == {"total": 302, "created": 300, "updated": 0, "skipped_duplicates": 1, "failed": 1,
                             "blank": 0, "flagged": 0}  # fmt: skip
     assert Customer.objects.count() == 300
+
+
+def test_size_limit_is_the_browsers_only(users, tmp_path):
+    path = write_csv(
+        tmp_path / "big.csv", [["姓名", "手机号码"]] + [[f"客户{i}", f"138{i:08d}"] for i in range(50)]
+    )
+    with pytest.raises(ValidationError) as exc:
+        import_batch_create(by=users["sales1"], file=path, original_name=path.name, max_bytes=100)
+    assert "loancrm import" in exc.value.message_dict["file"][0]
+    batch = import_batch_create(by=users["sales1"], file=path, original_name=path.name, max_bytes=None)
+    assert batch.file_size == path.stat().st_size
