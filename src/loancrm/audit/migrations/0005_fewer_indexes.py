@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from loancrm.core.migration_ops import DropFieldIndexes
+
 
 class Migration(migrations.Migration):
 
@@ -10,9 +12,15 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name='auditentry',
-            name='object_type',
-            field=models.CharField(blank=True, max_length=50, verbose_name='对象类型'),
+        DropFieldIndexes(
+            'audit',
+            'auditentry',
+            [
+            migrations.AlterField(
+                model_name='auditentry',
+                name='object_type',
+                field=models.CharField(blank=True, max_length=50, verbose_name='对象类型'),
+            ),
+            ],
         ),
     ]

@@ -5,6 +5,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from loancrm.core.migration_ops import DropFieldIndexes
+
 
 class Migration(migrations.Migration):
 
@@ -15,49 +17,61 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name='customer',
-            name='created_by',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='创建人'),
+        DropFieldIndexes(
+            'customers',
+            'customer',
+            [
+            migrations.AlterField(
+                model_name='customer',
+                name='created_by',
+                field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='创建人'),
+            ),
+            migrations.AlterField(
+                model_name='customer',
+                name='updated_by',
+                field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='最后修改人'),
+            ),
+            ],
         ),
-        migrations.AlterField(
-            model_name='customer',
-            name='updated_by',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='最后修改人'),
-        ),
-        migrations.AlterField(
-            model_name='historicalcustomer',
-            name='created_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='创建时间'),
-        ),
-        migrations.AlterField(
-            model_name='historicalcustomer',
-            name='created_by',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='创建人'),
-        ),
-        migrations.AlterField(
-            model_name='historicalcustomer',
-            name='customer_no',
-            field=models.CharField(editable=False, max_length=20, verbose_name='客户编号'),
-        ),
-        migrations.AlterField(
-            model_name='historicalcustomer',
-            name='department',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='accounts.department', verbose_name='所属部门'),
-        ),
-        migrations.AlterField(
-            model_name='historicalcustomer',
-            name='name',
-            field=models.CharField(max_length=100, verbose_name='姓名/名称'),
-        ),
-        migrations.AlterField(
-            model_name='historicalcustomer',
-            name='owner',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='所属业务员'),
-        ),
-        migrations.AlterField(
-            model_name='historicalcustomer',
-            name='updated_by',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='最后修改人'),
+        DropFieldIndexes(
+            'customers',
+            'historicalcustomer',
+            [
+            migrations.AlterField(
+                model_name='historicalcustomer',
+                name='created_at',
+                field=models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='创建时间'),
+            ),
+            migrations.AlterField(
+                model_name='historicalcustomer',
+                name='created_by',
+                field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='创建人'),
+            ),
+            migrations.AlterField(
+                model_name='historicalcustomer',
+                name='customer_no',
+                field=models.CharField(editable=False, max_length=20, verbose_name='客户编号'),
+            ),
+            migrations.AlterField(
+                model_name='historicalcustomer',
+                name='department',
+                field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='accounts.department', verbose_name='所属部门'),
+            ),
+            migrations.AlterField(
+                model_name='historicalcustomer',
+                name='name',
+                field=models.CharField(max_length=100, verbose_name='姓名/名称'),
+            ),
+            migrations.AlterField(
+                model_name='historicalcustomer',
+                name='owner',
+                field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='所属业务员'),
+            ),
+            migrations.AlterField(
+                model_name='historicalcustomer',
+                name='updated_by',
+                field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='最后修改人'),
+            ),
+            ],
         ),
     ]

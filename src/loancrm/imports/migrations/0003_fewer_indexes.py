@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from loancrm.core.migration_ops import DropFieldIndexes
+
 
 class Migration(migrations.Migration):
 
@@ -11,9 +13,15 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name='importrecord',
-            name='batch',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='records', to='imports.importbatch'),
+        DropFieldIndexes(
+            'imports',
+            'importrecord',
+            [
+            migrations.AlterField(
+                model_name='importrecord',
+                name='batch',
+                field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='records', to='imports.importbatch'),
+            ),
+            ],
         ),
     ]
