@@ -47,6 +47,9 @@ class ImportBatch(models.Model):
     header_row = models.PositiveIntegerField(_("表头所在行"), default=1)  # the sheet's own row number
     headers = models.JSONField(_("表头"), default=list)
     mapping = models.JSONField(_("列对应"), default=list)  # per column: customer field or null (not imported)
+    # The first data rows as cell texts, read once at upload: the mapping step shows them without
+    # opening the file again (an .xlsx is parsed whole to read any row).
+    preview = models.JSONField(default=list, blank=True, editable=False)
 
     on_duplicate = models.CharField(
         _("重复客户"), max_length=20, choices=OnDuplicate.choices, default=OnDuplicate.SKIP

@@ -6,7 +6,7 @@ import codecs
 import csv
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.utils.translation import gettext as _
@@ -16,6 +16,9 @@ from .columns import auto_mapping, field_for_header
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 CSV_SUFFIXES = {".csv", ".txt"}
 HEADER_SCAN_ROWS = 30  # title rows, notes and blank rows above the header
+
+
+PREVIEW_ROWS = 5  # data rows kept at upload for the mapping step
 
 
 class SheetError(Exception):
@@ -29,6 +32,7 @@ class SheetInfo:
     headers: list[str]
     mapping: list[str | None]
     estimated_rows: int  # data rows below the header, blank rows included
+    preview: list = field(default_factory=list)  # [[sheet row number, [cell texts]], …] of the first rows
 
 
 def detect_encoding(path: Path) -> str:
@@ -130,8 +134,25 @@ def inspect(path: Path, original_name: str = "") -> SheetInfo:
     headers = [str(c).strip() if c is not None else "" for c in head[index]]
     while headers and not headers[-1]:
         headers.pop()
-    remaining = len(head) - index - 1 + sum(1 for _ in rows)
-    return SheetInfo(sheet_name, index + 1, headers, auto_mapping(headers), remaining)
+    below = head[index + 1 :]
+    below += list(itertools.islice(rows, max(0, PREVIEW_ROWS - len(below))))
+    remaining = len(below) + sum(1 for _ in rows)
+    preview = [
+        [index + 2 + i, [cell_text(c) for c in row[: len(headers)]]]
+        for i, row in enumerate(below[:PREVIEW_ROWS])
+    ]
+    return SheetInfo(sheet_name, index + 1, headers, auto_mapping(headers), remaining, preview)
+
+
+def cell_text(value) -> str:
+    """A cell as the sheet shows it: 13800001234 rather than 13800001234.0, dates as 2026-03-05."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+    return str(value)
 
 
 def data_rows(path: Path, original_name: str, header_row: int) -> Iterator[tuple[int, list]]:

@@ -6,7 +6,6 @@ department's imports, an admin all) through the one scope helper. Templates are 
 
 import json
 from collections import Counter
-from itertools import islice
 from pathlib import Path
 
 from django.db.models import QuerySet
@@ -14,11 +13,8 @@ from django.http import Http404
 
 from loancrm.accounts.scope import scope_queryset
 
-from . import reading
 from .columns import BY_FIELD, IMPORTABLE
 from .models import ImportBatch, ImportTemplate
-
-PREVIEW_ROWS = 5
 
 
 def import_batches_visible_to(user) -> QuerySet[ImportBatch]:
@@ -61,32 +57,10 @@ def import_batch_progress(batch: ImportBatch) -> dict:
     return {"rows_done": done, "rows_total": total, "counts": counts, "percent": percent}
 
 
-def import_batch_preview(batch: ImportBatch, rows: int = PREVIEW_ROWS) -> list[tuple[int, list[str]]]:
-    """The first data rows as the sheet has them (row number, cell texts), for the mapping step."""
-    if not batch.stored_path or not Path(batch.stored_path).exists():
-        return []
+def import_batch_preview(batch: ImportBatch) -> list[tuple[int, list[str]]]:
+    """The first data rows as the sheet has them (row number, cell texts), read at upload."""
     width = len(batch.headers)
-    out = []
-    try:
-        for number, cells in islice(
-            reading.data_rows(Path(batch.stored_path), batch.original_name, batch.header_row), rows
-        ):
-            texts = [cell_text(c) for c in cells[:width]]
-            out.append((number, texts + [""] * (width - len(texts))))
-    except reading.SheetError:
-        return []
-    return out
-
-
-def cell_text(value) -> str:
-    """A cell as the sheet shows it: 13800001234 rather than 13800001234.0, dates as 2026-03-05."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
-    return str(value)
+    return [(number, (cells + [""] * width)[:width]) for number, cells in batch.preview]
 
 
 def field_choices() -> list[tuple[str, str]]:

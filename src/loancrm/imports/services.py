@@ -130,6 +130,7 @@ def import_batch_create(
         headers=info.headers,
         mapping=mapping,
         rows_total=info.estimated_rows,
+        preview=info.preview,
     )
     batch.refresh_from_db()
     return batch

@@ -244,3 +244,16 @@ def test_example_sheet_imports_with_two_rows_to_fix(
     batch.refresh_from_db()
     assert batch.counts["created"] == 16 and batch.counts["failed"] == 2 and batch.counts["blank"] == 1
     assert batch.counts["flagged"] == 1
+
+
+def test_mapping_step_does_not_reopen_the_file(client, users, tmp_path):
+    """The preview is read at upload: an .xlsx is parsed whole to read any row, on every page view."""
+    from pathlib import Path
+
+    login(client, users["sales1"])
+    upload(client, tmp_path)
+    batch = ImportBatch.objects.get()
+    assert batch.preview[0] == [3, ["甲", ID_A, "13800000001", "5万", "抖音"]]
+    Path(batch.stored_path).unlink()
+    html = client.get(reverse("imports:detail", args=[batch.pk])).content.decode()
+    assert "13800000001" in html
