@@ -36,7 +36,7 @@ class Column:
 
 
 COLUMNS: list[Column] = [
-    Column("customer_no", "客户编号", KEY, ("客户号", "编号"), "", 16),
+    Column("customer_no", "客户编号", KEY, ("客户号",), "", 16),  # not 编号: often a row number
     Column("customer_type", "客户类型", CHOICE, ("类型", "客户类别"), "个人", 8),
     Column("name", "姓名", TEXT, ("客户姓名", "客户名称", "名称", "企业名称", "姓名/名称"), "张三", 12),
     Column("gender", "性别", CHOICE, (), "男", 6),

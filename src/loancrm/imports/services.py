@@ -187,7 +187,7 @@ def import_batch_configure(
 ) -> ImportBatch:
     require_perm(by, Perm.CUSTOMER_IMPORT)
     _require_uploader(by, batch)
-    if batch.is_running:
+    if batch.is_running and not is_stale(batch):
         raise ValidationError({"__all__": [_("该批次正在处理中，请等它完成。")]})
     if batch.status in (BatchStatus.DONE, BatchStatus.UNDONE):
         raise ValidationError({"__all__": [_("该批次已经导入，不能再修改设置。")]})
@@ -249,7 +249,7 @@ def import_template_delete(*, by: User, template: ImportTemplate) -> None:
 
 def is_stale(batch: ImportBatch) -> bool:
     """A run marked as running whose process is gone (its progress file stopped moving)."""
-    if not batch.is_running:
+    if not batch.is_running or batch.status == BatchStatus.UNDOING:
         return False
     progress = batch_dir(batch) / "progress.json"
     last = (
@@ -267,7 +267,21 @@ def import_batch_start(*, by: User, batch: ImportBatch, dry_run: bool) -> Import
     if batch.status in (BatchStatus.DONE, BatchStatus.UNDONE):
         raise ValidationError({"__all__": [_("该批次已经导入过了。")]})
     _validate_mapping(batch, batch.mapping)
-    ImportBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.QUEUED, dry_run=dry_run, rows_done=0)
+    # Conditional: of two clicks at once only one queues a run.
+    startable = [
+        s for s in BatchStatus.values if s not in (BatchStatus.DONE, BatchStatus.UNDONE, BatchStatus.UNDOING)
+    ]
+    if not batch.is_running:
+        startable = [
+            s
+            for s in startable
+            if s not in (BatchStatus.QUEUED, BatchStatus.VALIDATING, BatchStatus.IMPORTING)
+        ]
+    if not ImportBatch.objects.filter(pk=batch.pk, status=batch.status, status__in=startable).update(
+        status=BatchStatus.QUEUED, dry_run=dry_run, rows_done=0, started_at=timezone.now()
+    ):
+        raise ValidationError({"__all__": [_("该批次正在处理中，请等它完成。")]})
+    (batch_dir(batch) / "progress.json").unlink(missing_ok=True)  # staleness counts from this queueing
     from .tasks import run_import
 
     transaction.on_commit(lambda: run_import(batch.pk, dry_run))
@@ -388,7 +402,8 @@ class _Run:
     def prepare_chunk(self, chunk: list[tuple[int, list]]) -> list[tuple]:
         """("blank",), ("fail", row, cells, errors) or ("ok", candidate) per row; touches no database."""
         out: list[tuple] = []
-        mapped = [i for i, _f in self.pairs] + [c for c in (self.owner_col, self.key_col) if c is not None]
+        # A 序号/客户编号 alone is not a customer: blank rows are blank in every column that holds data.
+        mapped = [i for i, _f in self.pairs] + ([self.owner_col] if self.owner_col is not None else [])
         for row, cells in chunk:
             # Entirely blank, or blank in every imported column (a 序号 alone is not a customer).
             if is_blank_row([cells[i] for i in mapped if i < len(cells)]):
@@ -585,9 +600,12 @@ def import_batch_run(*, batch_id: int, dry_run: bool) -> ImportBatch:
     by = batch.created_by
     require_perm(by, Perm.CUSTOMER_IMPORT)
     running = BatchStatus.VALIDATING if dry_run else BatchStatus.IMPORTING
-    ImportBatch.objects.filter(pk=batch_id).update(
+    claimable = [BatchStatus.QUEUED, BatchStatus.UPLOADED, BatchStatus.VALIDATED, BatchStatus.ROLLED_BACK,
+                 BatchStatus.FAILED]  # fmt: skip
+    if not ImportBatch.objects.filter(pk=batch_id, status__in=claimable).update(
         status=running, dry_run=dry_run, started_at=timezone.now(), finished_at=None, rows_done=0, message=""
-    )
+    ):
+        return batch  # already taken by another run, or imported: nothing to do
     batch.refresh_from_db()
     run = _Run(batch, by, dry_run)
     outcome = None
@@ -605,6 +623,9 @@ def import_batch_run(*, batch_id: int, dry_run: bool) -> ImportBatch:
                 outcome = BatchStatus.DONE
                 # Written in the same transaction as the customers: done and present, or neither.
                 _finish(batch, run, outcome)
+                ImportBatch.objects.filter(pk=batch.pk).update(
+                    preview=[]
+                )  # raw cells: not kept once imported
                 audit_record(
                     action=Action.CUSTOMER_IMPORT,
                     actor=by,
@@ -693,7 +714,10 @@ def import_batch_undo_start(*, by: User, batch: ImportBatch) -> ImportBatch:
     if batch.status != BatchStatus.DONE:
         raise ValidationError({"__all__": [_("只有已导入的批次可以撤销。")]})
     with transaction.atomic():
-        ImportBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.UNDOING, message="")
+        if not ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.DONE).update(
+            status=BatchStatus.UNDOING, message=""
+        ):
+            raise ValidationError({"__all__": [_("只有已导入的批次可以撤销。")]})
         from .tasks import undo_import
 
         transaction.on_commit(lambda: undo_import(batch.pk, by.pk))
@@ -728,8 +752,15 @@ def _undo(by: User, batch: ImportBatch) -> dict[str, int]:
             "customer_id", flat=True
         )
         for part in _batched(created.iterator(chunk_size=2000), 1000):
-            qs = Customer.objects.filter(pk__in=part)
-            untouched = qs.filter(version=1, follow_ups__isnull=True)
+            qs = customers_visible_to(by).filter(pk__in=part)
+            untouched = qs.filter(
+                version=1,
+                follow_ups__isnull=True,
+                related_persons__isnull=True,
+                assets__isnull=True,
+                attachments__isnull=True,
+                tags__isnull=True,
+            ).distinct()
             ids = list(untouched.values_list("pk", flat=True))
             result["kept"] += len(part) - len(ids)
             for customer in Customer.objects.filter(pk__in=ids):
@@ -762,7 +793,7 @@ def import_batches_purge_files(*, older_than_days: int = 90) -> int:
     removed = 0
     for batch in ImportBatch.objects.filter(created_at__lt=cutoff).exclude(stored_path=""):
         shutil.rmtree(batch_dir(batch), ignore_errors=True)
-        ImportBatch.objects.filter(pk=batch.pk).update(stored_path="", errors_path="")
+        ImportBatch.objects.filter(pk=batch.pk).update(stored_path="", errors_path="", preview=[])
         removed += 1
     return removed
 
@@ -773,6 +804,8 @@ def import_file_open(*, by: User, batch: ImportBatch, which: str) -> tuple[IO[by
     Both hold what people typed (ID numbers, phones) unmasked, so every download is in the audit log.
     """
     require_perm(by, Perm.CUSTOMER_IMPORT)
+    if batch.created_by_id != by.pk:
+        require_perm(by, Perm.CUSTOMER_REVEAL)  # the files hold ID numbers and phones as typed
     stem = Path(batch.original_name).stem or "import"
     if which == "errors":
         path, name = batch.errors_path, _("%(name)s-未导入的行.xlsx") % {"name": stem}

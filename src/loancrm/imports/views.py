@@ -73,7 +73,7 @@ def _detail_context(request, batch: ImportBatch, *, mapping=None, options_form=N
     return {
         "batch": batch,
         "progress": selectors.import_batch_progress(batch),
-        "editable": batch.status in EDITABLE and not batch.is_running,
+        "editable": (batch.status in EDITABLE and not batch.is_running) or services.is_stale(batch),
         "mine": batch.created_by_id == request.user.pk,
         "preview": preview,
         "columns": selectors.mapping_rows(batch, preview),
@@ -203,15 +203,20 @@ def unmapped_values(request):
     from loancrm.dictionaries.selectors import dictionary_choices
 
     errors: dict[tuple[str, str], list[str]] = {}
+    typed: dict[tuple[str, str], str] = {}
     if request.method == "POST":
         field, value = request.POST.get("field", ""), request.POST.get("value", "")
+        new_code = request.POST.get("new_code", "").strip() if request.POST.get("add") else ""
+        typed[(field, value)] = new_code
         try:
+            if request.POST.get("add") and not new_code:
+                raise ValidationError({"new_code": [_("请填写新字典项的代码，例如 xiaohongshu")]})
             n = services.unmapped_value_map(
                 by=request.user,
                 field=field,
                 value=value,
                 code=request.POST.get("code", ""),
-                new_code=request.POST.get("new_code", "").strip() if request.POST.get("add") else "",
+                new_code=new_code,
             )
         except ValidationError as exc:
             errors[(field, value)] = exc.messages
@@ -225,4 +230,5 @@ def unmapped_values(request):
             choices[row["kind"]] = dictionary_choices(row["kind"], include_blank=False)
         row["choices"] = choices[row["kind"]]
         row["errors"] = errors.get((row["field"], row["value"]), [])
+        row["typed"] = typed.get((row["field"], row["value"]), "")
     return render(request, "imports/unmapped.html", {"rows": rows})

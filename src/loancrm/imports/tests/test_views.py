@@ -257,3 +257,68 @@ def test_mapping_step_does_not_reopen_the_file(client, users, tmp_path):
     Path(batch.stored_path).unlink()
     html = client.get(reverse("imports:detail", args=[batch.pk])).content.decode()
     assert "13800000001" in html
+
+
+def test_undo_keeps_customers_someone_worked_on_since(
+    client, users, tmp_path, django_capture_on_commit_callbacks
+):
+    from loancrm.customers.models import RelatedPerson
+
+    login(client, users["sales1"])
+    upload(client, tmp_path)
+    batch = ImportBatch.objects.get()
+    mapping = ["name", "id_number", "phone", "expected_amount", "channel"]
+    with django_capture_on_commit_callbacks(execute=True):
+        post_options(client, batch, "import", mapping=mapping)
+    jia = Customer.objects.get(name="甲")
+    RelatedPerson.objects.create(customer=jia, name="甲的配偶", relation="spouse")  # added after the import
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("imports:undo", args=[batch.pk]))
+        client.post(reverse("imports:undo", args=[batch.pk]))  # a second click changes nothing
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.UNDONE and batch.undo_counts == {
+        "deleted": 0,
+        "restored": 0,
+        "kept": 1,
+    }
+    assert Customer.objects.filter(pk=jia.pk).exists()
+
+
+def test_files_of_someone_elses_batch_need_the_reveal_permission(client, users, tmp_path):
+    login(client, users["sales1"])
+    upload(client, tmp_path)
+    batch = ImportBatch.objects.get()
+    url = reverse("imports:file", args=[batch.pk, "source"])
+    assert client.get(url).status_code == 200  # the uploader
+    users["manager1"].role.permissions = [
+        p for p in users["manager1"].role.permissions if p != "customer.reveal"
+    ]
+    users["manager1"].role.save()
+    login(client, users["manager1"])
+    assert client.get(url).status_code == 403
+
+
+def test_a_stale_run_can_be_run_again_and_a_double_start_queues_once(
+    client, users, tmp_path, django_capture_on_commit_callbacks, monkeypatch
+):
+    from loancrm.imports import services, tasks
+
+    login(client, users["sales1"])
+    upload(client, tmp_path)
+    batch = ImportBatch.objects.get()
+    ImportBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.IMPORTING)  # its worker died
+    monkeypatch.setattr(services, "STALE_AFTER_SECONDS", -1)
+    assert (
+        'data-testid="mapping-form"'
+        in client.get(reverse("imports:detail", args=[batch.pk])).content.decode()
+    )
+    queued = []
+    monkeypatch.setattr(tasks, "run_import", lambda pk, dry: queued.append(pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        post_options(client, batch, "dry_run")
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.QUEUED and queued == [batch.pk]
+    monkeypatch.setattr(services, "STALE_AFTER_SECONDS", 300)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_options(client, batch, "dry_run")
+    assert queued == [batch.pk]
