@@ -738,3 +738,64 @@ def customer_restore_fields(*, by: User, customer_id: int, values: dict[str, Any
             extra={"reason": reason},
         )
     return True
+
+
+def customers_map_unmapped_value(*, by: User, field: str, value: str, code: str) -> int:
+    """Customers in `by`'s scope whose `field` arrived as `value` (kept, no dictionary item) get `code`
+    where the field is still empty, and lose the flag; each gets a history version and an audit entry.
+
+    Rows are locked and updated chunk by chunk with version + 1 in the database, so an edit made at
+    the same moment is neither lost nor overwritten. The caller holds the transaction.
+    """
+    from django.db.models import F
+
+    from loancrm.audit.models import AuditEntry
+    from loancrm.core.bulk import bulk_insert
+    from loancrm.imports.selectors import UNMAPPED_WHERE
+
+    from .selectors import customers_visible_to
+
+    require_perm(by, Perm.SETTINGS_MANAGE)
+    reason = _("待映射值“%(value)s”映射为字典项") % {"value": value}
+    ids = list(customers_visible_to(by).extra(where=[UNMAPPED_WHERE]).order_by().values_list("pk", flat=True))
+    changed = 0
+    ip = _audit_ip()
+    for start in range(0, len(ids), 500):
+        now = timezone.now()
+        rows = list(Customer.objects.select_for_update().filter(pk__in=ids[start : start + 500]))
+        audits = []
+        for customer in rows:
+            if str(customer.unmapped_values.get(field, "")) != value:
+                continue
+            fills = not getattr(customer, field)
+            unmapped = {k: v for k, v in customer.unmapped_values.items() if k != field}
+            update = {
+                "unmapped_values": unmapped,
+                "version": F("version") + 1,
+                "updated_by": by,
+                "updated_at": now,
+            }
+            if fills:
+                update[field] = code
+            Customer.objects.filter(pk=customer.pk).update(**update)
+            customer.refresh_from_db()
+            customer._history_user = by
+            customer._change_reason = reason
+            Customer.history.model.objects.create(
+                **{f.attname: getattr(customer, f.attname) for f in Customer.history.model._meta.fields
+                   if f.attname not in ("history_id", "history_date", "history_change_reason", "history_type",
+                                        "history_user_id")},
+                history_date=now, history_change_reason=reason, history_type="~", history_user=by,
+            )  # fmt: skip
+            audits.append(
+                {
+                    "at": now, "actor_id": by.pk, "actor_username": by.username, "ip": ip,
+                    "action": Action.CUSTOMER_UPDATE.value, "object_type": "customer",
+                    "object_id": str(customer.pk), "object_repr": str(customer)[:200],
+                    "changes": {field: [None, code]} if fills else {},
+                    "extra": {"reason": reason},
+                }
+            )  # fmt: skip
+            changed += 1
+        bulk_insert(AuditEntry, audits)
+    return changed

@@ -836,13 +836,10 @@ def unmapped_value_map(*, by: User, field: str, value: str, code: str = "", new_
     A customer whose field was filled in since keeps it; the flag goes either way. Each change gets
     a history version and the whole mapping one audit entry.
     """
-    from simple_history.utils import bulk_update_with_history
-
     from loancrm.customers.fields import DICTIONARY_FIELDS
+    from loancrm.customers.services import customers_map_unmapped_value
     from loancrm.dictionaries.selectors import dictionary_labels
     from loancrm.dictionaries.services import dictionary_item_create
-
-    from .selectors import UNMAPPED_WHERE
 
     require_perm(by, Perm.SETTINGS_MANAGE)
     if field not in DICTIONARY_FIELDS:
@@ -853,31 +850,10 @@ def unmapped_value_map(*, by: User, field: str, value: str, code: str = "", new_
             code = dictionary_item_create(by=by, kind=kind, code=new_code, label=value).code
         elif code not in dictionary_labels(kind, active_only=True):
             raise ValidationError({"code": [_("请选择一个启用中的字典项")]})
-        reason = _("待映射值“%(value)s”映射为字典项") % {"value": value}
-        qs = customers_visible_to(by).extra(where=[UNMAPPED_WHERE]).order_by().select_related(None)
-        changed = []
-        for customer in qs.iterator(chunk_size=2000):
-            if str(customer.unmapped_values.get(field, "")) != value:
-                continue
-            customer.unmapped_values = {k: v for k, v in customer.unmapped_values.items() if k != field}
-            if not getattr(customer, field):
-                setattr(customer, field, code)
-            customer.version += 1
-            customer.updated_by = by
-            customer.updated_at = timezone.now()
-            changed.append(customer)
-        if changed:
-            bulk_update_with_history(
-                changed,
-                Customer,
-                [field, "unmapped_values", "version", "updated_by", "updated_at"],
-                batch_size=500,
-                default_user=by,
-                default_change_reason=reason,
-            )
+        changed = customers_map_unmapped_value(by=by, field=field, value=value, code=code)
         audit_record(
             action=Action.DICTIONARY_UPDATE,
             actor=by,
-            extra={"mapped": {"field": field, "value": value, "code": code}, "customers": len(changed)},
+            extra={"mapped": {"field": field, "value": value, "code": code}, "customers": changed},
         )
-    return len(changed)
+    return changed

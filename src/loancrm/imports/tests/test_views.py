@@ -215,6 +215,7 @@ def test_admin_maps_an_unknown_value_or_adds_it_to_the_dictionary(client, users,
     assert Customer.objects.get(name="丙").channel == "kuaishou_live"
     assert "没有待映射的值" in client.get(url).content.decode()
     assert AuditEntry.objects.filter(action=Action.DICTIONARY_UPDATE, extra__customers=2).exists()
+    assert AuditEntry.objects.filter(action=Action.CUSTOMER_UPDATE, object_id=str(jia.pk)).exists()
 
 
 def test_unmapped_customers_are_found_through_their_partial_index(users):
