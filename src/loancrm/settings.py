@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "loancrm.customers",
     "loancrm.imports",
     "loancrm.exports",
+    "loancrm.intake",
 ]
 
 MIDDLEWARE = [

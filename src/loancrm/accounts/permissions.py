@@ -24,6 +24,7 @@ class Perm(StrEnum):
     LOAN_DISBURSE = "loan.disburse"
     REPAYMENT_RECORD = "repayment.record"
     COLLECTION_WORK = "collection.work"
+    WORKFLOW_MANAGE = "workflow.manage"
     RULES_MANAGE = "rules.manage"
     REPORTS_VIEW = "reports.view"
     USERS_MANAGE = "users.manage"
@@ -49,6 +50,7 @@ PERM_LABELS = {
     Perm.LOAN_DISBURSE: _("放款"),
     Perm.REPAYMENT_RECORD: _("登记还款"),
     Perm.COLLECTION_WORK: _("催收作业"),
+    Perm.WORKFLOW_MANAGE: _("管理产品、审批流程与线索分配"),
     Perm.RULES_MANAGE: _("管理自动化规则"),
     Perm.REPORTS_VIEW: _("查看报表"),
     Perm.USERS_MANAGE: _("管理用户"),

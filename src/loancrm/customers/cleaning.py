@@ -27,7 +27,7 @@ DECIMAL_FIELDS = [
     "acceptable_rate_max",
 ]
 INT_FIELDS = {"credit_query_count": (0, 999), "expected_term_months": (1, 360)}
-DATE_FIELDS = ["birth_date", "established_date"]
+DATE_FIELDS = ["birth_date", "established_date", "id_valid_from", "id_valid_until"]
 
 
 _CUSTOMER_TYPES = frozenset(CustomerType.values)
@@ -194,6 +194,9 @@ def clean_customer_data(
                 fail(name, _("“%(field)s”不是有效日期，请按 2026-03-05 的格式填写") % {"field": _label(name)})
     if data.get("birth_date") and isinstance(data["birth_date"], date) and data["birth_date"] > v._today():
         fail("birth_date", _("出生日期不能晚于今天"))
+    start, end = data.get("id_valid_from"), data.get("id_valid_until")
+    if isinstance(start, date) and isinstance(end, date) and end <= start:
+        fail("id_valid_until", _("证件有效期至必须晚于有效期起"))
     low, high = data.get("acceptable_rate_min"), data.get("acceptable_rate_max")
     if isinstance(low, Decimal) and isinstance(high, Decimal) and low > high:
         fail("acceptable_rate_max", _("可接受年利率上限不能低于下限"))

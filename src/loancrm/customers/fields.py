@@ -34,6 +34,10 @@ INDIVIDUAL_GROUPS = [
             "id_type",
             "id_number",
             "birth_date",
+            "ethnicity",
+            "id_issuer",
+            "id_valid_from",
+            "id_valid_until",
             "marital_status",
             "education",
             "household_address",
@@ -116,7 +120,8 @@ def editable_fields() -> list[str]:
 
 # The edit form shows every field once; sections belong to one customer type or to both.
 FORM_LAYOUT = [
-    ("individual", _("基本信息"), ["gender", "id_type", "id_number", "birth_date", "marital_status", "education",
+    ("individual", _("基本信息"), ["gender", "id_type", "id_number", "birth_date", "ethnicity", "id_issuer",
+                                 "id_valid_from", "id_valid_until", "marital_status", "education",
                                  "household_address", "current_address"]),
     ("enterprise", _("企业信息"), ["uscc", "legal_representative", "registered_capital", "established_date", "industry",
                                  "business_address"]),

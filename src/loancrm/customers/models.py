@@ -69,6 +69,11 @@ class Customer(models.Model):
     id_number = EncryptedTextField(_("证件号码"), blank=True)
     id_number_bidx = models.CharField(max_length=32, blank=True, editable=False)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
+    ethnicity = models.CharField(_("民族"), max_length=20, blank=True)
+    id_issuer = models.CharField(_("签发机关"), max_length=100, blank=True)
+    id_valid_from = models.DateField(_("证件有效期起"), null=True, blank=True)
+    # Empty with a start date means 长期 (valid for life).
+    id_valid_until = models.DateField(_("证件有效期至"), null=True, blank=True, help_text=_("长期有效请留空"))
     marital_status = models.CharField(_("婚姻状况"), max_length=40, blank=True)
     education = models.CharField(_("学历"), max_length=40, blank=True)
     household_address = models.CharField(_("户籍地址"), max_length=200, blank=True)

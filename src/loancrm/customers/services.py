@@ -411,12 +411,13 @@ def attachments_dir():
     return path
 
 
-def attachment_upload(*, by: User, customer: Customer, upload, kind: str) -> Attachment:
+def attachment_store(*, customer: Customer, upload, kind: str, uploaded_by: User) -> Attachment:
+    """Check the file (extension whitelist, size limit, magic bytes) and keep it privately; the caller
+    checks permissions and writes the audit entry (an upload to the 360 page or to an application)."""
     from pathlib import Path
 
     from loancrm.core.models import setting_value
 
-    require_perm(by, Perm.CUSTOMER_EDIT)
     suffix = Path(upload.name).suffix.lower()
     if suffix not in ALLOWED_UPLOADS:
         raise ValidationError(
@@ -439,17 +440,32 @@ def attachment_upload(*, by: User, customer: Customer, upload, kind: str) -> Att
             digest.update(chunk)
             out.write(chunk)
     try:
+        return Attachment.objects.create(
+            customer=customer,
+            kind=kind,
+            original_name=Path(upload.name).name[:200],
+            stored_name=stored,
+            content_type=ALLOWED_UPLOADS[suffix],
+            size=upload.size,
+            sha256=digest.hexdigest(),
+            uploaded_by=uploaded_by,
+        )
+    except Exception:
+        target.unlink(missing_ok=True)
+        raise
+
+
+def attachment_discard(attachment: Attachment) -> None:
+    """Undo `attachment_store` when the caller's own write failed."""
+    Attachment.objects.filter(pk=attachment.pk).delete()
+    (attachments_dir() / attachment.stored_name).unlink(missing_ok=True)
+
+
+def attachment_upload(*, by: User, customer: Customer, upload, kind: str) -> Attachment:
+    require_perm(by, Perm.CUSTOMER_EDIT)
+    attachment = attachment_store(customer=customer, upload=upload, kind=kind, uploaded_by=by)
+    try:
         with transaction.atomic():
-            attachment = Attachment.objects.create(
-                customer=customer,
-                kind=kind,
-                original_name=Path(upload.name).name[:200],
-                stored_name=stored,
-                content_type=ALLOWED_UPLOADS[suffix],
-                size=upload.size,
-                sha256=digest.hexdigest(),
-                uploaded_by=by,
-            )
             audit_record(
                 action=Action.ATTACHMENT_UPLOAD,
                 actor=by,
@@ -457,7 +473,7 @@ def attachment_upload(*, by: User, customer: Customer, upload, kind: str) -> Att
                 extra={"file": attachment.original_name, "kind": kind, "size": attachment.size},
             )
     except Exception:
-        target.unlink(missing_ok=True)
+        attachment_discard(attachment)
         raise
     return attachment
 

@@ -6,7 +6,9 @@ from django.core.management.base import BaseCommand
 from loancrm.audit.models import Action
 from loancrm.audit.services import audit_record
 from loancrm.core.demo.customers import ensure_customers
+from loancrm.core.demo.intake import ensure_applications, ensure_products
 from loancrm.core.demo.org import USERS, ensure_org
+from loancrm.intake.services import ensure_default_workflow
 
 DEFAULT_PASSWORD = "Demo@2026"
 
@@ -32,13 +34,16 @@ class Command(BaseCommand):
                 self.stdout.flush()
 
         created = ensure_customers(customers, seed, progress=progress)
+        ensure_default_workflow()
+        ensure_products()
+        applications = ensure_applications(users, seed=seed)
         elapsed = time.perf_counter() - t0
         audit_record(
             action=Action.DEMO_DATA,
             actor_username="cli",
-            extra={"customers": customers, "created": created, "seed": seed},
+            extra={"customers": customers, "created": created, "applications": applications, "seed": seed},
         )
-        self.stdout.write(self.style.SUCCESS(f"演示数据就绪：新建客户 {created:,} 位，用时 {elapsed:.1f} 秒"))
+        self.stdout.write(self.style.SUCCESS(f"演示数据就绪：新建客户 {created:,} 位、进件 {applications} 笔，用时 {elapsed:.1f} 秒"))
         self.stdout.write(f"演示账户（密码均为 {password}）：")
         for username, full_name, _role, dept in USERS:
             u = users[username]
