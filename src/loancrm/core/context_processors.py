@@ -28,7 +28,14 @@ def navigation(request):
         active = (
             (ns == "core" and url_name in (s.url_name.split(":")[1], f"section_{s.key}"))
             or (s.key == "customers" and ns == "customers")
+            or (s.key == "intake" and ns == "intake" and url_name != "todo")
+            or (s.key == "todo" and ns == "intake" and url_name == "todo")
             or (s.key == "settings" and ns in ("accounts", "audit") and url_name not in ("login",))
         )
-        items.append({"key": s.key, "label": s.label, "url": urls[s.key], "active": active})
+        item = {"key": s.key, "label": s.label, "url": urls[s.key], "active": active}
+        if s.key == "todo":
+            from loancrm.intake.selectors import todo_count
+
+            item["count"] = todo_count(user)
+        items.append(item)
     return {"nav_items": items}

@@ -19,13 +19,8 @@ class Section:
 SECTIONS = [
     Section("workbench", _("工作台"), "core:workbench"),
     Section("customers", _("客户"), "customers:list", Perm.CUSTOMER_VIEW),
-    Section(
-        "intake",
-        _("进件"),
-        "core:section_intake",
-        Perm.INTAKE_VIEW,
-        _("进件管理：标准进件表单与材料清单、初审/复审、OCR 识别、8 节点审批流程、会签与退回、我的待办。"),
-    ),
+    Section("intake", _("进件"), "intake:list", Perm.INTAKE_VIEW),
+    Section("todo", _("我的待办"), "intake:todo", Perm.INTAKE_VIEW),
     Section(
         "loans",
         _("贷款"),

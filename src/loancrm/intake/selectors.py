@@ -49,6 +49,7 @@ class ApplicationFilters:
     product: str = ""
     overdue: bool = False
     mine: bool = False
+    customer_id: int | None = None
 
 
 def application_list(user: User, filters: ApplicationFilters | None = None) -> QuerySet[LoanApplication]:
@@ -57,6 +58,8 @@ def application_list(user: User, filters: ApplicationFilters | None = None) -> Q
     if f.search:
         text = f.search.strip()
         qs = qs.filter(Q(application_no__istartswith=text) | Q(customer__name__startswith=text))
+    if f.customer_id:
+        qs = qs.filter(customer_id=f.customer_id)
     if f.status:
         qs = qs.filter(status=f.status)
     if f.node:

@@ -161,7 +161,9 @@ def _walk(app, upto: str, grade: str) -> None:
         code = app.node.code
         if code == "materials":
             for req in services.missing_materials(app):
-                pdf = SimpleUploadedFile(f"{req.kind}.pdf", b"%PDF-1.4\n% demo\n", content_type="application/pdf")
+                pdf = SimpleUploadedFile(
+                    f"{req.kind}.pdf", b"%PDF-1.4\n% demo\n", content_type="application/pdf"
+                )
                 services.material_upload(by=app.owner, application=app, kind=req.kind, upload=pdf)
         if code == "risk":
             break

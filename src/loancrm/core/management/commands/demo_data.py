@@ -43,7 +43,11 @@ class Command(BaseCommand):
             actor_username="cli",
             extra={"customers": customers, "created": created, "applications": applications, "seed": seed},
         )
-        self.stdout.write(self.style.SUCCESS(f"演示数据就绪：新建客户 {created:,} 位、进件 {applications} 笔，用时 {elapsed:.1f} 秒"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"演示数据就绪：新建客户 {created:,} 位、进件 {applications} 笔，用时 {elapsed:.1f} 秒"
+            )
+        )
         self.stdout.write(f"演示账户（密码均为 {password}）：")
         for username, full_name, _role, dept in USERS:
             u = users[username]

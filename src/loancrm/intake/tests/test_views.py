@@ -1,0 +1,118 @@
+"""The intake pages render for the people who use them, and their forms drive the services."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from loancrm.conftest import login
+from loancrm.intake import services
+from loancrm.intake.models import ApplicationStatus, CustomerLink, LoanApplication, Notice
+
+PDF = b"%PDF-1.4\n% test\n"
+
+
+def _pdf(name="x.pdf"):
+    return SimpleUploadedFile(name, PDF, content_type="application/pdf")
+
+
+@pytest.fixture
+def app30k(org, products, customer):
+    return services.application_create(
+        by=org["sales1"], customer=customer, product=products["xinyidai"], amount=30000, term_months=12
+    )
+
+
+def test_pages_render_for_each_role(client, org, app30k):
+    for username in ["sales1", "manager1", "risk1", "approver1", "finance1", "admin", "auditor1"]:
+        login(client, org[username])
+        for url in [
+            "/intake/",
+            "/intake/todo/",
+            f"/intake/{app30k.pk}/",
+            "/intake/?status=in_progress&node=intake",
+        ]:
+            resp = client.get(url)
+            assert resp.status_code == 200, (username, url, resp.status_code)
+    login(client, org["admin"])
+    for url in ["/intake/products/", "/intake/products/new/", "/intake/workflow/", "/intake/workflow/edit/",
+                "/intake/assignment/", f"/intake/products/{app30k.product_id}/", "/intake/todo/?team=1"]:  # fmt: skip
+        assert client.get(url).status_code == 200, url
+    login(client, org["sales1"])
+    assert client.get("/intake/workflow/").status_code == 403
+    assert client.get(f"/intake/new/?customer={app30k.customer_id}").status_code == 200
+    assert client.get("/intake/new/?q=" + app30k.customer.name[:1]).status_code == 200
+
+
+def test_out_of_scope_application_is_404(client, org, app30k):
+    login(client, org["sales2"])
+    assert client.get(f"/intake/{app30k.pk}/").status_code == 404
+    login(client, org["sales3"])
+    assert client.post(f"/intake/{app30k.pk}/action/", {"action": "submit"}).status_code == 404
+
+
+def test_create_through_the_form_keeps_input_on_error(client, org, products, customer):
+    login(client, org["sales1"])
+    url = f"/intake/new/?customer={customer.pk}"
+    resp = client.post(url, {"product": products["xinyidai"].pk, "amount": "abc", "term_months": 12})
+    assert resp.status_code == 200
+    body = resp.content.decode()
+    assert "请填写大于 0 的金额" in body and 'value="abc"' in body
+    resp = client.post(
+        url, {"product": products["xinyidai"].pk, "amount": "3万", "term_months": 12, "credit_grade": "good"}
+    )
+    app = LoanApplication.objects.get()
+    assert resp.status_code == 302 and resp["Location"] == f"/intake/{app.pk}/"
+    assert app.amount == 30000 and app.owner == org["sales1"]
+
+
+def test_walk_through_the_pages_to_disbursement(client, org, app30k):
+    a = app30k
+    login(client, org["sales1"])
+    assert client.post(f"/intake/{a.pk}/action/", {"action": "submit"}).status_code == 302
+    resp = client.post(f"/intake/{a.pk}/action/", {"action": "submit", "comment": "预审通过"})
+    assert resp.status_code == 400 and "征信等级" in resp.content.decode()
+    client.post(f"/intake/{a.pk}/action/", {"action": "submit", "credit_grade": "good"})
+    a.refresh_from_db()
+    assert a.node.code == "materials"
+    resp = client.post(f"/intake/{a.pk}/action/", {"action": "submit"})
+    assert resp.status_code == 400 and "必需材料不齐" in resp.content.decode()
+    for req in services.missing_materials(a):
+        client.post(f"/intake/{a.pk}/materials/", {"kind": req.kind, "file": _pdf(f"{req.kind}.pdf")})
+    assert services.missing_materials(a) == []
+    client.post(f"/intake/{a.pk}/action/", {"action": "submit"})
+    a.refresh_from_db()
+    assert a.node.code == "decision"  # 3万 and good credit: risk skipped
+    for approver in ("manager1", "approver1"):
+        login(client, org[approver])
+        client.post(
+            f"/intake/{a.pk}/action/",
+            {"action": "approve", "approved_amount": "30000", "approved_rate": "12"},
+        )
+    a.refresh_from_db()
+    assert a.status == ApplicationStatus.APPROVED and a.node.code == "contract"
+    login(client, org["sales1"])
+    client.post(f"/intake/{a.pk}/action/", {"action": "submit"})
+    login(client, org["finance1"])
+    client.post(f"/intake/{a.pk}/action/", {"action": "submit"})
+    a.refresh_from_db()
+    assert a.status == ApplicationStatus.DISBURSED and a.node.code == "post_loan"
+    page = client.get(f"/intake/{a.pk}/").content.decode()
+    assert 'data-state="skipped"' in page and "风控评估与额度测算" in page
+
+
+def test_customer_upload_link_and_survey(client, org, app30k):
+    login(client, org["sales1"])
+    client.post(f"/intake/{app30k.pk}/links/", {"kinds": ["id_front", "bank_card"], "hours": 24})
+    link = CustomerLink.objects.get(purpose="upload")
+    notice = Notice.objects.filter(event="materials").get()
+    token = notice.text.split("/intake/u/")[1].split("/")[0]
+    client.logout()
+    url = f"/intake/u/{token}/"
+    assert client.get(url).status_code == 200
+    resp = client.post(url, {"kind": "id_front", "file": SimpleUploadedFile("a.exe", b"MZ...")})
+    assert "不支持的文件类型" in resp.content.decode()
+    resp = client.post(url, {"kind": "id_front", "file": _pdf()})
+    assert "已收到" in resp.content.decode()
+    assert app30k.materials.get().source == "link"
+    link.refresh_from_db()
+    assert link.uses == 1
+    assert client.get("/intake/u/not-a-token/").status_code == 404
