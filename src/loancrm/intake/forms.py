@@ -57,7 +57,9 @@ class UploadForm(StyledFormMixin, forms.Form):
 
 class LinkForm(StyledFormMixin, forms.Form):
     kinds = forms.MultipleChoiceField(
-        label=_("需要客户上传的材料"), choices=MaterialKind.choices, widget=forms.CheckboxSelectMultiple
+        label=_("需要客户上传的材料"),
+        choices=MaterialKind.choices,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
     hours = forms.IntegerField(label=_("有效期（小时）"), min_value=1, max_value=24 * 14, initial=72)
 
@@ -126,7 +128,10 @@ class NodeForm(StyledFormMixin, forms.Form):
     name = forms.CharField(label=_("节点名称"), max_length=60)
     handler_type = forms.ChoiceField(label=_("处理人"), choices=HandlerType.choices)
     handler_roles = forms.MultipleChoiceField(
-        label=_("处理角色"), choices=_role_choices, required=False, widget=forms.CheckboxSelectMultiple
+        label=_("处理角色"),
+        choices=_role_choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
     handler_users = forms.CharField(label=_("指定处理人（用户名，逗号分隔）"), required=False, max_length=500)
     sign_off = forms.ChoiceField(label=_("签批方式"), choices=SignOff.choices)
@@ -135,7 +140,7 @@ class NodeForm(StyledFormMixin, forms.Form):
         label=_("必填字段"),
         choices=list(workflow.REQUIRABLE_FIELDS.items()),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
     requires_materials = forms.BooleanField(label=_("需齐全必需材料（初审）"), required=False)
     review_stage = forms.ChoiceField(label=_("审核阶段"), choices=ReviewStage.choices, required=False)

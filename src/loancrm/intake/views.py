@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from loancrm.accounts.access import require_perm
-from loancrm.accounts.models import Department, User
+from loancrm.accounts.models import Department, Role, User
 from loancrm.accounts.permissions import DataScope, Perm
 from loancrm.accounts.scope import users_in_scope
 from loancrm.customers.selectors import CustomerFilters, customer_get_for, customer_list
@@ -541,17 +541,22 @@ def workflow_view(request):
     require_perm(request.user, Perm.WORKFLOW_MANAGE, path=request.path)
     current = services.current_workflow()
     versions = selectors.workflow_versions(current.code)
+    roles = {r.code: str(r) for r in Role.objects.all()}
     return render(
         request,
         "intake/workflow.html",
         {
             "current": current,
             "rows": [
-                (
-                    n,
-                    workflow.describe_condition(n.skip_when),
-                    ApplicationStatus(n.status_on_pass).label if n.status_on_pass else "",
-                )
+                {
+                    "node": n,
+                    "handlers": "、".join([roles.get(r, r) for r in n.handler_roles] + list(n.handler_users)),
+                    "required": "、".join(
+                        str(workflow.REQUIRABLE_FIELDS.get(f, f)) for f in n.required_fields
+                    ),
+                    "skip": workflow.describe_condition(n.skip_when),
+                    "status": ApplicationStatus(n.status_on_pass).label if n.status_on_pass else "",
+                }
                 for n in workflow.nodes_of(current)
             ],
             "versions": versions,

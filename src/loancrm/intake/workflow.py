@@ -119,10 +119,14 @@ def route(application: LoanApplication) -> list[str]:
 
 
 def describe_condition(clauses: list[dict]) -> str:
+    from .models import CreditGrade
+
+    grades = dict(CreditGrade.choices)
     parts = []
     for c in clauses:
         label = CONDITION_FIELDS.get(c.get("field"), (c.get("field"),))[0]
-        parts.append(f"{label} {CONDITION_OPS.get(c.get('op'), c.get('op'))} {c.get('value')}")
+        value = grades.get(c.get("value"), c.get("value")) if c.get("field") == "credit_grade" else c.get("value")
+        parts.append(f"{label} {CONDITION_OPS.get(c.get('op'), c.get('op'))} {value}")
     return _(" 且 ").join(str(p) for p in parts) if parts else ""
 
 
