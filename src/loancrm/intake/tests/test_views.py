@@ -116,3 +116,59 @@ def test_customer_upload_link_and_survey(client, org, app30k):
     link.refresh_from_db()
     assert link.uses == 1
     assert client.get("/intake/u/not-a-token/").status_code == 404
+
+
+def _workflow_post(nodes: list[dict], **meta) -> dict:
+    from loancrm.intake.forms import node_initial
+
+    data = {
+        "name": meta.get("name", "助贷标准审批流程"),
+        "note": meta.get("note", "调整"),
+        "node-TOTAL_FORMS": str(len(nodes)),
+        "node-INITIAL_FORMS": str(len(nodes)),
+        "node-MIN_NUM_FORMS": "0",
+        "node-MAX_NUM_FORMS": "1000",
+    }
+    for i, node in enumerate(nodes):
+        for key, value in node_initial(node, (i + 1) * 10).items():
+            if isinstance(value, bool):
+                if value:
+                    data[f"node-{i}-{key}"] = "on"
+            elif isinstance(value, list):
+                data[f"node-{i}-{key}"] = value
+            elif value is not None:
+                data[f"node-{i}-{key}"] = str(value)
+    return data
+
+
+def test_workflow_editor_publishes_a_version_for_new_applications_only(client, org, products, customer, app30k):
+    from loancrm.intake.models import WorkflowDefinition
+    from loancrm.intake.workflow import route
+
+    nodes = services.workflow_nodes_as_data(services.current_workflow())
+    # Raise the 风控 waiver to 10万, and drop the 合同签订 node.
+    risk = next(n for n in nodes if n["code"] == "risk")
+    risk["skip_when"][0]["value"] = "100000"
+    nodes = [n for n in nodes if n["code"] != "contract"]
+    login(client, org["admin"])
+    resp = client.post("/intake/workflow/edit/", _workflow_post(nodes, note="小额免风控提高到 10 万"))
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    current = WorkflowDefinition.objects.get(is_current=True)
+    assert current.version == 2 and current.note == "小额免风控提高到 10 万"
+
+    old = LoanApplication.objects.get(pk=app30k.pk)
+    assert old.workflow.version == 1 and "contract" in route(old)
+    new = services.application_create(
+        by=org["sales1"], customer=customer, product=products["xinyidai"], amount=80000, term_months=12,
+        credit_grade="good",
+    )  # fmt: skip
+    assert new.workflow == current
+    assert route(new) == ["intake", "precheck", "materials", "decision", "disbursement", "post_loan"]
+
+    # A broken edit is refused with the reason and publishes nothing.
+    nodes[1]["skip_when"] = [{"field": "amount", "op": "lte", "value": ""}]
+    resp = client.post("/intake/workflow/edit/", _workflow_post(nodes))
+    assert resp.status_code == 200 and "跳过条件要同时选择字段" in resp.content.decode()
+    assert WorkflowDefinition.objects.filter(code="loan").count() == 2
+    login(client, org["manager1"])
+    assert client.post("/intake/workflow/edit/", _workflow_post(nodes)).status_code == 403
