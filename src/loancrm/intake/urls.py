@@ -15,6 +15,7 @@ urlpatterns = [
     path("materials/<int:material_id>/review/", views.material_review, name="material_review"),
     path("materials/<int:material_id>/ocr/", views.material_ocr_confirm, name="material_ocr"),
     path("links/<int:link_id>/revoke/", views.link_revoke, name="link_revoke"),
+    path("<int:application_id>/problems/", views.problem_create, name="problem_create"),
     path("problems/<int:problem_id>/resolve/", views.problem_resolve, name="problem_resolve"),
     path("products/", views.product_list, name="products"),
     path("products/new/", views.product_edit, name="product_create"),

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -38,6 +39,7 @@ from .models import (
     ApplicationMaterial,
     ApplicationStatus,
     AssignmentRule,
+    BusinessLine,
     CustomerLink,
     MaterialKind,
     ProblemReport,
@@ -68,6 +70,9 @@ def application_list(request):
         node=p.get("node", ""),
         overdue=p.get("overdue") == "1",
         customer_id=int(p["customer"]) if p.get("customer", "").isdigit() else None,
+        customer_type=p.get("type", "") if p.get("type") in ("individual", "enterprise") else "",
+        business_line=p.get("line", "") if p.get("line") in BusinessLine.values else "",
+        region=p.get("region", "")[:50],
     )
     page = Paginator(selectors.application_list(request.user, filters), 20).get_page(p.get("page"))
     query = "&".join(f"{k}={v}" for k, v in p.items() if k != "page" and v)
@@ -75,7 +80,15 @@ def application_list(request):
     return render(
         request,
         "intake/list.html",
-        {"page": page, "f": filters, "statuses": ApplicationStatus.choices, "nodes": nodes, "query": query},
+        {
+            "page": page,
+            "f": filters,
+            "statuses": ApplicationStatus.choices,
+            "nodes": nodes,
+            "query": query,
+            "lines": BusinessLine.choices,
+            "regions": sorted({r for r in Department.objects.values_list("region", flat=True) if r}),
+        },
     )
 
 
@@ -417,6 +430,23 @@ def link_revoke(request, link_id: int):
 
 @login_required
 @require_POST
+def problem_create(request, application_id: int):
+    application = selectors.application_get_for(request.user, application_id)
+    try:
+        services.problem_create(
+            by=request.user,
+            customer=application.customer,
+            application=application,
+            description=request.POST.get("description", ""),
+        )
+        messages.success(request, _("已登记客户问题，负责人会在待办中看到"))
+    except ValidationError as exc:
+        _errors_to_messages(request, exc)
+    return redirect("intake:detail", application_id)
+
+
+@login_required
+@require_POST
 def problem_resolve(request, problem_id: int):
     problem = get_object_or_404(selectors.problems_visible_to(request.user), pk=problem_id)
     try:
@@ -426,7 +456,10 @@ def problem_resolve(request, problem_id: int):
         messages.success(request, _("问题已标记为已解决"))
     except ValidationError as exc:
         _errors_to_messages(request, exc)
-    return redirect(request.POST.get("next") or "intake:todo")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        target = reverse("intake:todo")
+    return redirect(target)
 
 
 # --- customer-facing pages (no login; the token is the key) ----------------------------------------
