@@ -50,6 +50,9 @@ class ApplicationFilters:
     overdue: bool = False
     mine: bool = False
     customer_id: int | None = None
+    customer_type: str = ""
+    business_line: str = ""
+    region: str = ""
 
 
 def application_list(user: User, filters: ApplicationFilters | None = None) -> QuerySet[LoanApplication]:
@@ -60,6 +63,12 @@ def application_list(user: User, filters: ApplicationFilters | None = None) -> Q
         qs = qs.filter(Q(application_no__istartswith=text) | Q(customer__name__startswith=text))
     if f.customer_id:
         qs = qs.filter(customer_id=f.customer_id)
+    if f.customer_type:
+        qs = qs.filter(customer_type=f.customer_type)
+    if f.business_line:
+        qs = qs.filter(business_line=f.business_line)
+    if f.region:
+        qs = qs.filter(region=f.region)
     if f.status:
         qs = qs.filter(status=f.status)
     if f.node:
