@@ -1,5 +1,7 @@
 """REST API for products, applications and their workflow actions (under /api/v1/)."""
 
+import re
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -26,6 +28,15 @@ from .models import (
     MaterialRequirement,
     Product,
 )
+
+NODE_CODE = re.compile(r"[a-z_]*")
+ID = re.compile(r"[0-9]{1,18}")
+
+
+def _by_id_or(model, key: str, **lookup):
+    """The row whose id is `key` (ASCII digits only: "²".isdigit() is true), else the one matching `lookup`."""
+    found = model.objects.filter(pk=int(key)).first() if ID.fullmatch(key) else None
+    return found or model.objects.filter(**lookup).first()
 
 
 def _raise_400(exc: DjangoValidationError):
@@ -211,8 +222,9 @@ class ApplicationList(generics.ListCreateAPIView):
                 {"status": [_("状态只能是 %(list)s") % {"list": ", ".join(ApplicationStatus.values)}]}
             )
         node = p.get("node", "")
-        if node and not node.replace("_", "").isalpha():
-            raise ValidationError({"node": [_("节点代码只能含字母和下划线")]})
+        if not NODE_CODE.fullmatch(node):
+            # The schema's pattern: "节点".isalpha() is true, and "_" is a valid (if unknown) code.
+            raise ValidationError({"node": [_("节点代码只能含小写字母和下划线")]})
         if "\x00" in p.get("search", ""):
             raise ValidationError({"search": [_("含有非法字符")]})
         if "mine" in p and p["mine"] != "1":
@@ -234,8 +246,7 @@ class ApplicationList(generics.ListCreateAPIView):
         except Http404:
             raise ValidationError({"customer": [_("客户不存在或不在您的权限范围内")]}) from None
         key = d["product"]
-        product = Product.objects.filter(pk=int(key)).first() if key.isdigit() else None
-        product = product or Product.objects.filter(code=key).first()
+        product = _by_id_or(Product, key, code=key)
         if product is None:
             raise ValidationError({"product": [_("产品不存在：%(p)s") % {"p": key}]})
         owner = None
@@ -298,8 +309,7 @@ class ApplicationAction(APIView):
         to_user = None
         if d.get("to_user"):
             key = d["to_user"]
-            to_user = User.objects.filter(pk=int(key)).first() if key.isdigit() else None
-            to_user = to_user or User.objects.filter(username=key).first()
+            to_user = _by_id_or(User, key, username=key)
             if to_user is None:
                 raise ValidationError({"to_user": [_("用户不存在：%(u)s") % {"u": key}]})
         data = {

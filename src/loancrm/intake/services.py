@@ -620,8 +620,9 @@ def application_act(
         raise PermissionDenied(_("您不是“%(node)s”的当前处理人，不能执行此操作") % {"node": node})
 
     with transaction.atomic():
+        # of=self: PostgreSQL refuses FOR UPDATE on the nullable side of the outer joins (node, owner).
         app = (
-            LoanApplication.objects.select_for_update()
+            LoanApplication.objects.select_for_update(of=("self",))
             .select_related("node", "workflow", "product", "customer", "owner")
             .get(pk=application.pk)
         )
@@ -786,7 +787,11 @@ def application_reassign(
         raise ValidationError({"to_user": [_("只能改派给自己范围内的在职业务员")]})
     now = timezone.now()
     with transaction.atomic():
-        app = LoanApplication.objects.select_for_update().select_related("node").get(pk=application.pk)
+        app = (
+            LoanApplication.objects.select_for_update(of=("self",))
+            .select_related("node", "owner")
+            .get(pk=application.pk)
+        )
         old = app.owner
         app.owner = to_user
         app.department = to_user.department or app.department
