@@ -109,7 +109,9 @@ def test_customer_upload_link_and_survey(client, org, app30k):
     url = f"/intake/u/{token}/"
     assert client.get(url).status_code == 200
     resp = client.post(url, {"kind": "id_front", "file": SimpleUploadedFile("a.exe", b"MZ...")})
-    assert "不支持的文件类型" in resp.content.decode()
+    assert "请上传 JPG、PNG 照片或 PDF 文件" in resp.content.decode()
+    resp = client.post(url, {"kind": "credit_report", "file": _pdf()})
+    assert app30k.materials.count() == 0  # not a kind this link asked for
     resp = client.post(url, {"kind": "id_front", "file": _pdf()})
     assert "已收到" in resp.content.decode()
     assert app30k.materials.get().source == "link"
