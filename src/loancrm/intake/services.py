@@ -129,6 +129,12 @@ def _can_see(user: User, application: LoanApplication) -> bool:
     return scope is not None and application.owner_id == user.pk
 
 
+def _out_of_scope(by: User, path: str) -> PermissionDenied:
+    """Audit a refusal for a record outside the user's data scope; the caller raises what it returns."""
+    record_denial(by, "scope", path=path)
+    return PermissionDenied(_("该记录不在您的数据范围内"))
+
+
 def _open_load() -> dict[int, int]:
     rows = ApplicationTask.objects.filter(status=TaskStatus.OPEN).values("assignee").annotate(n=Count("id"))
     return {r["assignee"]: r["n"] for r in rows}
@@ -374,7 +380,7 @@ def application_create(
     from loancrm.customers.selectors import customers_visible_to
 
     if not customers_visible_to(by).filter(pk=customer.pk).exists():
-        raise PermissionDenied
+        raise _out_of_scope(by, f"customer:{customer.pk}")
     errors: dict[str, list[str]] = {}
     if not product.is_active:
         errors["product"] = [_("该产品已停用")]
@@ -477,10 +483,27 @@ def application_create(
     return application
 
 
-def _apply_data(application: LoanApplication, data: dict[str, Any]) -> list[str]:
-    """Fields an action may set (征信等级 at pre-check, the approved terms at the decision)."""
+APPROVED_TERMS = ("approved_amount", "approved_term_months", "approved_rate")
+
+
+def _apply_data(
+    application: LoanApplication, data: dict[str, Any], *, node: WorkflowNode, action: str
+) -> list[str]:
+    """Fields an action may set (征信等级 before the approval, the approved terms when the decision
+    node is passed or voted on; anywhere else they are refused, not ignored)."""
     changed = []
     errors: dict[str, list[str]] = {}
+    deciding = node.status_on_pass == ApplicationStatus.APPROVED and action in (
+        Actions.SUBMIT,
+        Actions.APPROVE,
+    )
+    for field in APPROVED_TERMS:
+        if data.get(field) not in (None, "") and not deciding:
+            errors[field] = [_("批准条件只能在审批决策节点同意时填写")]
+    if data.get("credit_grade") not in (None, "") and application.status != ApplicationStatus.IN_PROGRESS:
+        errors["credit_grade"] = [_("申请已审批，不能再修改征信等级")]
+    if errors:
+        raise ValidationError(errors)
     if data.get("credit_grade") not in (None, ""):
         if data["credit_grade"] not in CreditGrade.values:
             errors["credit_grade"] = [_("征信等级只能是 good（良好）、normal（一般）或 poor（较差）")]
@@ -492,7 +515,19 @@ def _apply_data(application: LoanApplication, data: dict[str, Any]) -> list[str]
         changed.append("purpose")
     if data.get("approved_amount") not in (None, ""):
         try:
-            application.approved_amount = _clean_amount(data["approved_amount"], "approved_amount")
+            amount = _clean_amount(data["approved_amount"], "approved_amount")
+            product = application.product
+            if amount > product.max_amount:
+                # Also keeps it inside the column (14 digits): PostgreSQL refuses a larger number.
+                raise ValidationError(
+                    {
+                        "approved_amount": [
+                            _("批准额度不能超过“%(product)s”的最高金额 %(high)s 元")
+                            % {"product": product, "high": f"{product.max_amount:,.0f}"}
+                        ]
+                    }
+                )
+            application.approved_amount = amount
             changed.append("approved_amount")
         except ValidationError as exc:
             errors.update(exc.message_dict)
@@ -581,6 +616,8 @@ def _advance(
     if node.status_on_pass == ApplicationStatus.APPROVED:
         notice_queue(application, "approved")
     elif node.status_on_pass == ApplicationStatus.DISBURSED or following is None:
+        if node.status_on_pass == ApplicationStatus.DISBURSED:
+            notice_queue(application, "disbursed")
         _survey_link_create(application, by=by, now=now)
 
 
@@ -633,7 +670,7 @@ def application_act(
         if task is None and not (action == Actions.TRANSFER and manager_handover):
             # Someone moved the application on between the check and the lock.
             raise PermissionDenied(_("您不是“%(node)s”的当前处理人，不能执行此操作") % {"node": node})
-        changed = _apply_data(app, data or {})
+        changed = _apply_data(app, data or {}, node=node, action=action)
 
         if action in (Actions.SUBMIT, Actions.APPROVE):
             _check_can_pass(app, node, checks)
@@ -699,12 +736,19 @@ def application_act(
                             {"action": [_("已在资料收集节点，请直接上传或发送补充材料链接")]}
                         )
                     raise ValidationError({"action": [_("流程中没有资料收集节点")]})
+            if app.status == ApplicationStatus.DISBURSED and target.order <= _status_order(
+                nodes, ApplicationStatus.DISBURSED
+            ):
+                # The money is out: going back would run 放款 a second time.
+                raise ValidationError({"to_node": [_("申请已放款，不能退回到放款及之前的节点")]})
             seconds = _seconds_in_node(app, now)
             if task is not None:
                 task.status, task.decision, task.comment, task.done_at = TaskStatus.DONE, action, comment, now
                 task.save()
             _cancel_open_tasks(app, now)
-            if app.status == ApplicationStatus.APPROVED and target.order <= _decision_order(nodes):
+            if app.status == ApplicationStatus.APPROVED and target.order <= _status_order(
+                nodes, ApplicationStatus.APPROVED
+            ):
                 app.status = ApplicationStatus.IN_PROGRESS
             _enter(app, target, now=now)
             _record(
@@ -768,9 +812,10 @@ def application_act(
     return application
 
 
-def _decision_order(nodes: list[WorkflowNode]) -> int:
+def _status_order(nodes: list[WorkflowNode], status: str) -> int:
+    """The order of the node whose passing gives `status` (approved, disbursed)."""
     for n in nodes:
-        if n.status_on_pass == ApplicationStatus.APPROVED:
+        if n.status_on_pass == status:
             return n.order
     return 10**6
 
@@ -781,7 +826,7 @@ def application_reassign(
     """Manual reassignment of the salesperson (改派), recorded; open owner tasks move too."""
     require_perm(by, Perm.CUSTOMER_ASSIGN)
     if not _can_see(by, application):
-        raise PermissionDenied
+        raise _out_of_scope(by, f"application:{application.pk}:reassign")
     _require_comment(reason, _("改派"))
     if not users_in_scope(by).filter(pk=to_user.pk, is_active=True).exists():
         raise ValidationError({"to_user": [_("只能改派给自己范围内的在职业务员")]})
@@ -844,7 +889,7 @@ def material_upload(
     if link is None:
         require_perm(by, Perm.INTAKE_CREATE)
         if not _can_see(by, application):
-            raise PermissionDenied
+            raise _out_of_scope(by, f"application:{application.pk}:upload")
     _ensure_open(application)
     attachment = attachment_store(
         customer=application.customer, upload=upload, kind=MaterialKind(kind).label, uploaded_by=by
@@ -903,6 +948,9 @@ def material_review(
     if not (by.has_perm_code(Perm.INTAKE_REVIEW) or material.application.handler_id == by.pk):
         record_denial(by, Perm.INTAKE_REVIEW)
         raise PermissionDenied
+    if not _can_see(by, material.application):
+        # intake.review is a right within the reviewer's data scope, like every other.
+        raise _out_of_scope(by, f"application:{material.application_id}:review")
     if result not in (ReviewResult.ACCEPTED, ReviewResult.REJECTED):
         raise ValidationError({"result": [_("审核结果只能是合格或不合格")]})
     if result == ReviewResult.REJECTED:
@@ -995,7 +1043,7 @@ def upload_link_create(
     is returned once (only its hash is kept) and goes into a pending SMS notice."""
     require_perm(by, Perm.INTAKE_CREATE)
     if not _can_see(by, application):
-        raise PermissionDenied
+        raise _out_of_scope(by, f"application:{application.pk}:link")
     _ensure_open(application)
     kinds = [k for k in kinds if k in MaterialKind.values]
     if not kinds:
@@ -1022,7 +1070,7 @@ def upload_link_create(
 
 def link_revoke(*, by: User, link: CustomerLink) -> None:
     if not _can_see(by, link.application):
-        raise PermissionDenied
+        raise _out_of_scope(by, f"application:{link.application_id}:link")
     with transaction.atomic():
         CustomerLink.objects.filter(pk=link.pk).update(revoked_at=timezone.now())
         audit_record(action=Action.LINK_REVOKE, actor=by, obj=link.application, extra={"link": link.pk})
@@ -1106,7 +1154,13 @@ def _problem_open(
 def problem_create(
     *, by: User, customer: Customer, description: str, application: LoanApplication | None = None
 ):
+    from loancrm.customers.selectors import customers_visible_to
+
     require_perm(by, Perm.CUSTOMER_EDIT)
+    if not customers_visible_to(by).filter(pk=customer.pk).exists():
+        raise _out_of_scope(by, f"customer:{customer.pk}:problem")
+    if application is not None and application.customer_id != customer.pk:
+        raise ValidationError({"application": [_("该申请不是这位客户的")]})
     if not (description or "").strip():
         raise ValidationError({"description": [_("请描述客户遇到的问题")]})
     with transaction.atomic():
@@ -1150,6 +1204,10 @@ NODE_FIELDS = [
 ]
 
 
+# What passing a node may make of an application (not 审批中 or 已拒绝: a reject is its own action).
+PASS_STATUSES = [ApplicationStatus.APPROVED, ApplicationStatus.DISBURSED, ApplicationStatus.CLOSED]
+
+
 def _validate_nodes(nodes: list[dict[str, Any]]) -> None:
     from loancrm.accounts.models import Role
 
@@ -1164,6 +1222,12 @@ def _validate_nodes(nodes: list[dict[str, Any]]) -> None:
         label = n.get("name") or n.get("code") or i
         if not n.get("code") or not str(n["code"]).replace("_", "").isalnum():
             errors.append(_("第 %(i)s 个节点：代码只能用字母、数字和下划线") % {"i": i})
+        if n.get("handler_type", HandlerType.OWNER) not in HandlerType.values:
+            errors.append(_("节点“%(node)s”：处理人类型无效") % {"node": label})
+        if n.get("sign_off", SignOff.SINGLE) not in SignOff.values:
+            errors.append(_("节点“%(node)s”：签批方式无效") % {"node": label})
+        if n.get("review_stage", "") not in ReviewStage.values:
+            errors.append(_("节点“%(node)s”：审核阶段无效") % {"node": label})
         if n.get("handler_type") == HandlerType.ROLES:
             bad = [r for r in n.get("handler_roles", []) if r not in roles]
             if not n.get("handler_roles") or bad:
@@ -1176,7 +1240,7 @@ def _validate_nodes(nodes: list[dict[str, Any]]) -> None:
         for f in n.get("required_fields", []):
             if f not in workflow.REQUIRABLE_FIELDS:
                 errors.append(_("节点“%(node)s”：不支持的必填字段 %(f)s") % {"node": label, "f": f})
-        if n.get("status_on_pass") and n["status_on_pass"] not in ApplicationStatus.values:
+        if n.get("status_on_pass") and n["status_on_pass"] not in PASS_STATUSES:
             errors.append(_("节点“%(node)s”：通过后状态无效") % {"node": label})
     if errors:
         raise ValidationError({"nodes": errors})

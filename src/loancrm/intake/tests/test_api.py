@@ -389,3 +389,14 @@ def test_full_path_through_the_api(api_client, org, products, customer):
     upload = SimpleUploadedFile("late.pdf", PDF, content_type="application/pdf")
     resp = as_user(api_client, org["sales1"]).post(url, {"kind": "other", "file": upload}, format="multipart")
     assert resp.status_code == 400 and "file" in resp.json()
+
+
+def test_approved_terms_only_at_the_decision_and_within_the_product(api_client, org, products, customer):
+    app = new_app(org["sales1"], customer, products["xinyidai"])
+    resp = action(as_user(api_client, org["sales1"]), app, "submit", approved_amount="300000")
+    assert resp.status_code == 400 and "approved_amount" in resp.json()
+    app = walk_to(app, "decision")
+    before = state(app)
+    resp = action(as_user(api_client, org["approver1"]), app, "approve", approved_amount="99999999999999")
+    assert resp.status_code == 400 and "approved_amount" in resp.json()  # was a 500 on PostgreSQL
+    assert state(app) == before

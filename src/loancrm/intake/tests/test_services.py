@@ -884,3 +884,175 @@ def test_demo_applications_stand_where_planned(org, products, customers):
             "decision",
         }
     assert ensure_applications(org) == 0
+
+
+# --- found while testing: who may set what, and what may not happen twice ---------------------------
+
+
+def test_approved_terms_are_set_at_the_decision_only(org, products, customer):
+    app = new_app(org["sales1"], customer, products["xinyidai"])
+    before = state(app)
+    for data in ({"approved_amount": "300000"}, {"approved_rate": "6"}, {"approved_term_months": 36}):
+        with pytest.raises(ValidationError) as exc:
+            act(app, "submit", data=data)
+        assert set(exc.value.message_dict) == set(data)
+    assert state(app) == before
+    app.refresh_from_db()
+    assert app.approved_amount is None and app.approved_rate is None
+    app = walk_to(app, "decision")
+    with pytest.raises(ValidationError):
+        act(
+            app,
+            "transfer",
+            by=org["manager1"],
+            to_user=org["admin"],
+            comment="出差",
+            data={"approved_rate": "5"},
+        )
+    app = act(app, "approve", by=org["manager1"], data={"approved_amount": "2万"})
+    app = act(app, "approve", by=org["approver1"])
+    assert str(app.approved_amount) == "20000.00"
+
+
+@pytest.mark.parametrize("amount", ["1e15", "99999999999999", "300001"])
+def test_approved_amount_is_within_the_product(org, products, customer, amount):
+    app = walk_to(new_app(org["sales1"], customer, products["xinyidai"]), "decision")
+    with pytest.raises(ValidationError) as exc:
+        act(app, "approve", by=org["approver1"], data={"approved_amount": amount})
+    assert "approved_amount" in exc.value.message_dict
+    assert "300,000" in exc.value.message_dict["approved_amount"][0]
+
+
+def test_credit_grade_cannot_change_after_approval(org, products, customer):
+    app = walk_to(new_app(org["sales1"], customer, products["xinyidai"]), "contract")
+    with pytest.raises(ValidationError) as exc:
+        act(app, "submit", data={"credit_grade": "poor"})
+    assert "credit_grade" in exc.value.message_dict
+
+
+@pytest.mark.parametrize(
+    ("action", "target"), [("return", "contract"), ("return", "decision"), ("request_materials", "")]
+)
+def test_a_disbursed_application_cannot_go_back_before_the_disbursement(
+    org, products, customer, action, target
+):
+    app = walk_to(new_app(org["sales1"], customer, products["xinyidai"]), "post_loan")
+    assert app.status == "disbursed"
+    before = state(app)
+    with pytest.raises(ValidationError) as exc:
+        act(app, action, to_node=target, comment="重新放款")
+    assert "已放款" in str(exc.value)
+    assert state(app) == before
+
+
+def test_disbursement_tells_the_customer(org, products, customer):
+    app = walk_to(new_app(org["sales1"], customer, products["xinyidai"]), "post_loan")
+    assert {"received", "approved", "disbursed", "survey"} <= set(app.notices.values_list("event", flat=True))
+    assert app.notices.filter(event="disbursed").count() == 1
+
+
+def test_upload_through_a_link_is_limited_to_the_link(org, products, customer):
+    app = walk_to(new_app(org["sales1"], customer, products["xinyidai"]), "materials")
+    link, _url = services.upload_link_create(by=org["sales1"], application=app, kinds=["bank_statement"])
+    with pytest.raises(ValidationError) as exc:
+        services.material_upload(by=org["sales1"], application=app, kind="id_front", upload=pdf(), link=link)
+    assert "kind" in exc.value.message_dict
+    material = services.material_upload(
+        by=org["sales1"], application=app, kind="bank_statement", upload=pdf(), link=link
+    )
+    assert material.source == "link"
+    link.refresh_from_db()
+    assert link.uses == 1
+    survey, _token = survey_link(app)
+    with pytest.raises(ValidationError):
+        services.material_upload(
+            by=org["sales1"], application=app, kind="bank_statement", upload=pdf(), link=survey
+        )
+    services.link_revoke(by=org["sales1"], link=link)
+    link.refresh_from_db()
+    with pytest.raises(ValidationError):
+        services.material_upload(
+            by=org["sales1"], application=app, kind="bank_statement", upload=pdf(), link=link
+        )
+    assert app.materials.count() == 1
+
+
+def test_problem_needs_a_customer_in_scope(org, products, customer, customers):
+    with pytest.raises(PermissionDenied):
+        services.problem_create(by=org["sales2"], customer=customer, description="投诉")
+    app = new_app(org["sales1"], customer, products["xinyidai"])
+    with pytest.raises(ValidationError):
+        services.problem_create(
+            by=org["sales1"],
+            customer=other_customer(customers, org["sales1"]),
+            description="投诉",
+            application=app,
+        )
+    assert not ProblemReport.objects.exists()
+
+
+def test_material_review_needs_the_application_in_scope(org, products, customer):
+    team2 = Department.objects.get(name="银川二部")
+    manager2 = User.objects.create(
+        username="manager2", role=Role.objects.get(code="manager"), department=team2
+    )
+    app = walk_to(new_app(org["sales1"], customer, products["xinyidai"]), "materials")
+    material = services.material_upload(by=org["sales1"], application=app, kind="id_front", upload=pdf())
+    with pytest.raises(PermissionDenied):
+        services.material_review(by=manager2, material=material, result="rejected", comment="看不清")
+    material.refresh_from_db()
+    assert material.review == "pending"
+    assert AuditEntry.objects.filter(action=Action.PERMISSION_DENIED, actor=manager2).exists()
+
+
+def test_refusals_out_of_scope_are_audited(org, products, customer):
+    with pytest.raises(PermissionDenied):
+        new_app(org["sales2"], customer, products["xinyidai"])
+    app = new_app(org["sales1"], customer, products["xinyidai"])
+    with pytest.raises(PermissionDenied):
+        services.material_upload(by=org["sales2"], application=app, kind="id_front", upload=pdf())
+    team2 = Department.objects.get(name="银川二部")
+    manager2 = User.objects.create(
+        username="manager2", role=Role.objects.get(code="manager"), department=team2
+    )
+    with pytest.raises(PermissionDenied):
+        services.application_reassign(by=manager2, application=app, to_user=org["sales3"], reason="改派")
+    assert AuditEntry.objects.filter(action=Action.PERMISSION_DENIED, actor=org["sales2"]).count() == 2
+    assert AuditEntry.objects.filter(action=Action.PERMISSION_DENIED, actor=manager2).count() == 1
+
+
+def test_publish_refuses_unknown_handler_types_and_statuses(org, products):
+    nodes = services.workflow_nodes_as_data(services.current_workflow())
+    for key, value in (("handler_type", "robot"), ("sign_off", "most"), ("status_on_pass", "rejected")):
+        bad = [dict(n) for n in nodes]
+        bad[0][key] = value
+        with pytest.raises(ValidationError):
+            services.workflow_publish(by=org["admin"], code="loan", name="坏流程", nodes=bad)
+    assert services.current_workflow().version == 1
+
+
+# --- other shapes of flow an admin may publish --------------------------------------------------------
+
+
+def test_or_sign_needs_one_approver(org, products, customer):
+    nodes = services.workflow_nodes_as_data(services.current_workflow())
+    next(n for n in nodes if n["code"] == "decision")["sign_off"] = "any"
+    services.workflow_publish(by=org["admin"], code="loan", name="或签", nodes=nodes)
+    app = walk_to(new_app(org["sales1"], customer, products["xinyidai"]), "decision")
+    assert open_tasks(app) == ["approver1", "manager1"]
+    app = act(app, "approve", by=org["approver1"])
+    assert app.node.code == "contract" and app.status == "approved" and open_tasks(app) == ["sales1"]
+    cancelled = ApplicationTask.objects.get(application=app, assignee=org["manager1"])
+    assert cancelled.status == TaskStatus.CANCELLED
+
+
+def test_named_handlers_in_order(org, products, customer):
+    nodes = services.workflow_nodes_as_data(services.current_workflow())
+    decision = next(n for n in nodes if n["code"] == "decision")
+    decision.update(handler_type="users", handler_users=["approver1", "sales2", "risk1"], sign_off="all")
+    services.workflow_publish(by=org["admin"], code="loan", name="指定人员", nodes=nodes)
+    app = walk_to(new_app(org["sales1"], customer, products["xinyidai"]), "decision")
+    # sales2 cannot see sales1's application, so only the other two sign, in the order given.
+    assert app.handler == org["approver1"] and open_tasks(app) == ["approver1", "risk1"]
+    app = act(app, "approve", by=org["approver1"])
+    assert app.handler == org["risk1"]
