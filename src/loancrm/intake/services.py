@@ -740,7 +740,8 @@ def application_act(
                 nodes, ApplicationStatus.DISBURSED
             ):
                 # The money is out: going back would run 放款 a second time.
-                raise ValidationError({"to_node": [_("申请已放款，不能退回到放款及之前的节点")]})
+                key = "to_node" if action == Actions.RETURN else "action"
+                raise ValidationError({key: [_("申请已放款，不能退回到放款及之前的节点")]})
             seconds = _seconds_in_node(app, now)
             if task is not None:
                 task.status, task.decision, task.comment, task.done_at = TaskStatus.DONE, action, comment, now
