@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
 
 from loancrm.audit.models import Action, AuditEntry
+from loancrm.intake import services
 from loancrm.intake.models import CustomerLink, LoanApplication, Notice, Transition
 
 from .test_services import (
@@ -400,3 +401,14 @@ def test_approved_terms_only_at_the_decision_and_within_the_product(api_client, 
     resp = action(as_user(api_client, org["approver1"]), app, "approve", approved_amount="99999999999999")
     assert resp.status_code == 400 and "approved_amount" in resp.json()  # was a 500 on PostgreSQL
     assert state(app) == before
+
+
+def test_material_that_ocr_cannot_read_is_kept_with_the_reason(api_client, org, products, customer):
+    app = walk_to(new_app(org["sales1"], customer, products["xinyidai"]), "materials")
+    upload = SimpleUploadedFile("front.png", b"\x89PNG\r\n\x1a\nnot really", content_type="image/png")
+    resp = as_user(api_client, org["sales1"]).post(
+        f"{APPS}{app.pk}/materials/", {"kind": "id_front", "file": upload}, format="multipart"
+    )
+    assert resp.status_code == 201, resp.content
+    assert resp.json()["ocr"]["fields"] == [] and CJK.search(resp.json()["ocr"]["error"])
+    assert "id_front" not in [r.kind for r in services.missing_materials(app)]
