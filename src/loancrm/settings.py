@@ -8,6 +8,9 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+# onnxruntime (the offline OCR) reports telemetry unless told not to: this product never calls out.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("LOANCRM_DATA_DIR", "./var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)

@@ -374,5 +374,10 @@ class ApplicationMaterials(APIView):
             raise PermissionDenied from None
         except DjangoValidationError as exc:
             _raise_400(exc)
-        services.material_run_ocr(material=material)
+        # OCR runs in the worker: `ocr` is {"status": "pending"} until GET shows the result.
         return Response(MaterialSerializer(material).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: MaterialSerializer(many=True)})
+    def get(self, request, pk: int):
+        application = selectors.application_get_for(request.user, pk)
+        return Response(MaterialSerializer(selectors.application_materials(application), many=True).data)

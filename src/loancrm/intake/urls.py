@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:application_id>/reassign/", views.application_reassign, name="reassign"),
     path("<int:application_id>/materials/", views.material_upload, name="material_upload"),
     path("<int:application_id>/links/", views.link_create, name="link_create"),
+    path("materials/<int:material_id>/", views.material_fragment, name="material_fragment"),
     path("materials/<int:material_id>/review/", views.material_review, name="material_review"),
     path("materials/<int:material_id>/ocr/", views.material_ocr_confirm, name="material_ocr"),
     path("links/<int:link_id>/revoke/", views.link_revoke, name="link_revoke"),

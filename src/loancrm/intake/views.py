@@ -332,14 +332,13 @@ def material_upload(request, application_id: int):
         except ValidationError as exc:
             _errors_to_messages(request, exc)
         else:
-            result = services.material_run_ocr(material=material)
-            if result.get("fields"):
+            if material.ocr.get("status") == "pending":
                 messages.info(
-                    request, _("已识别 %(n)s 项内容，请核对后确认写入客户资料") % {"n": len(result["fields"])}
+                    request,
+                    _("已上传 %(kind)s，正在识别，稍后请核对识别结果")
+                    % {"kind": material.get_kind_display()},
                 )
                 return redirect(f"{reverse('intake:detail', args=[application_id])}#material-{material.pk}")
-            if result.get("error"):
-                messages.warning(request, result["error"])
             messages.success(request, _("已上传 %(kind)s") % {"kind": material.get_kind_display()})
     else:
         for errs in form.errors.values():
@@ -354,6 +353,15 @@ def _material_for(request, material_id: int) -> ApplicationMaterial:
     )
     selectors.application_get_for(request.user, material.application_id)  # 404 outside scope
     return material
+
+
+@login_required
+def material_fragment(request, material_id: int):
+    """One material's row content, polled by htmx while its OCR runs in the worker."""
+    material = _material_for(request, material_id)
+    ctx = _detail_context(request, material.application)
+    ctx["m"] = material
+    return render(request, "intake/_material.html", ctx)
 
 
 @login_required

@@ -143,7 +143,9 @@ def _workflow_post(nodes: list[dict], **meta) -> dict:
     return data
 
 
-def test_workflow_editor_publishes_a_version_for_new_applications_only(client, org, products, customer, app30k):
+def test_workflow_editor_publishes_a_version_for_new_applications_only(
+    client, org, products, customer, app30k
+):
     from loancrm.intake.models import WorkflowDefinition
     from loancrm.intake.workflow import route
 
@@ -174,3 +176,58 @@ def test_workflow_editor_publishes_a_version_for_new_applications_only(client, o
     assert WorkflowDefinition.objects.filter(code="loan").count() == 2
     login(client, org["manager1"])
     assert client.post("/intake/workflow/edit/", _workflow_post(nodes)).status_code == 403
+
+
+def test_id_card_photo_is_read_by_ocr_and_written_after_confirmation(
+    client, org, app30k, huey_immediate, django_capture_on_commit_callbacks
+):
+    """Acceptance 2: a synthetic ID card photo → OCR in the worker → the user confirms → customer fields."""
+    import datetime
+
+    from loancrm.audit.models import AuditEntry
+    from loancrm.customers.models import Customer
+    from loancrm.intake.ocr import synthetic
+
+    birth = datetime.date(1988, 11, 23)
+    id_number = synthetic.fictional_id_number(birth, male=False, seq=57)
+    assert not Customer.objects.filter(id_number_bidx__isnull=False, pk__in=[]).exists()
+    photo = synthetic.id_card_front(
+        "苏晓梅", "女", "回", birth, "宁夏回族自治区银川市金凤区北京中路166号", id_number
+    )
+    login(client, org["sales1"])
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = client.post(
+            f"/intake/{app30k.pk}/materials/",
+            {"kind": "id_front", "file": SimpleUploadedFile("id.png", photo, content_type="image/png")},
+        )
+    assert resp.status_code == 302
+    material = app30k.materials.get()
+    fields = {f["key"]: f for f in material.ocr["fields"]}
+    assert fields["id_number"]["value"] == id_number and fields["id_number"]["confidence"] > 0.5
+    # Nothing is written before the user confirms.
+    customer = Customer.objects.get(pk=app30k.customer_id)
+    assert customer.name != "苏晓梅"
+    page = client.get(f"/intake/{app30k.pk}/").content.decode()
+    assert 'data-testid="ocr-form"' in page and "苏晓梅" in page
+
+    # The user corrects nothing, unticks the address, and confirms.
+    keys = [k for k in fields if k != "household_address"]
+    resp = client.post(
+        f"/intake/materials/{material.pk}/ocr/",
+        {"confirm": keys, **{f"value_{k}": fields[k]["value"] for k in fields}},
+    )
+    assert resp.status_code == 302
+    customer.refresh_from_db()
+    assert (customer.name, customer.gender, customer.ethnicity) == ("苏晓梅", "female", "回")
+    assert customer.birth_date == birth and customer.id_number == id_number
+    assert customer.household_address != "宁夏回族自治区银川市金凤区北京中路166号"
+    assert AuditEntry.objects.filter(action="ocr.apply", object_id=str(app30k.pk)).exists()
+
+    # A value the user mistypes while confirming is refused by the same validators as typing.
+    bad = id_number[:-1] + ("0" if id_number[-1] != "0" else "1")
+    resp = client.post(
+        f"/intake/materials/{material.pk}/ocr/", {"confirm": ["id_number"], "value_id_number": bad}
+    )
+    assert resp.status_code == 400 and "校验" in resp.content.decode()
+    customer.refresh_from_db()
+    assert customer.id_number == id_number
