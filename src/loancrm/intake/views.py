@@ -214,6 +214,7 @@ def _detail_context(request, application) -> dict:
         "checklist_rows": checklist_rows,
         "extra_files": extra_files,
         "missing": missing,
+        "missing_labels": [str(r.get_kind_display()) for r in requirements if r.kind in missing],
         "earlier": earlier,
         "transfer_to": transfer_to,
         "can_handover": can_handover,

@@ -169,3 +169,26 @@ def _walk(app, upto: str, grade: str) -> None:
             break
         data = {"credit_grade": grade} if code == "precheck" else {}
         app = services.application_act(by=app.handler, application=app, action="submit", data=data)
+    if app.node and app.node.code == "materials":
+        _id_card_photo(app)
+
+
+def _id_card_photo(app) -> None:
+    """An ID card photo drawn from the customer's own data, for the worker's OCR to read (demo of 识别)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from loancrm.intake import services
+    from loancrm.intake.ocr import synthetic
+
+    c = app.customer
+    if not (c.id_number and c.birth_date and c.gender):
+        return
+    try:
+        photo = synthetic.id_card_front(
+            c.name, "男" if c.gender == "male" else "女", "汉", c.birth_date,
+            c.household_address or "宁夏回族自治区银川市兴庆区解放东街88号", c.id_number,
+        )  # fmt: skip
+    except RuntimeError:  # no CJK font on this machine (make test installs it)
+        return
+    upload = SimpleUploadedFile("身份证人像面.png", photo, content_type="image/png")
+    services.material_upload(by=app.owner, application=app, kind="id_front", upload=upload)
