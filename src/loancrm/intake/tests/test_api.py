@@ -405,10 +405,15 @@ def test_approved_terms_only_at_the_decision_and_within_the_product(api_client, 
 
 def test_material_that_ocr_cannot_read_is_kept_with_the_reason(api_client, org, products, customer):
     app = walk_to(new_app(org["sales1"], customer, products["xinyidai"]), "materials")
+    url = f"{APPS}{app.pk}/materials/"
+    client = as_user(api_client, org["sales1"])
     upload = SimpleUploadedFile("front.png", b"\x89PNG\r\n\x1a\nnot really", content_type="image/png")
-    resp = as_user(api_client, org["sales1"]).post(
-        f"{APPS}{app.pk}/materials/", {"kind": "id_front", "file": upload}, format="multipart"
-    )
+    resp = client.post(url, {"kind": "id_front", "file": upload}, format="multipart")
     assert resp.status_code == 201, resp.content
-    assert resp.json()["ocr"]["fields"] == [] and CJK.search(resp.json()["ocr"]["error"])
+    assert resp.json()["ocr"] == {"status": "pending"}  # read by the worker
+    services.material_run_ocr(material=app.materials.get(pk=resp.json()["id"]))
+    listed = client.get(url).json()
+    assert [m["kind"] for m in listed] == ["id_front"]
+    assert listed[0]["ocr"]["fields"] == [] and CJK.search(listed[0]["ocr"]["error"])
     assert "id_front" not in [r.kind for r in services.missing_materials(app)]
+    assert as_user(api_client, org["sales2"]).get(url).status_code == 404
