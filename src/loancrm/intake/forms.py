@@ -17,6 +17,7 @@ from .models import (
     SignOff,
 )
 
+PASS_STATUSES = ("approved", "disbursed", "closed")  # a pass never rejects
 CUSTOMER_TYPES = [("individual", _("个人")), ("enterprise", _("企业"))]
 
 
@@ -168,7 +169,7 @@ class NodeForm(StyledFormMixin, forms.Form):
     can_reject = forms.BooleanField(label=_("可拒绝"), required=False)
     status_on_pass = forms.ChoiceField(
         label=_("通过后状态"),
-        choices=[("", _("不变")), *[(c, lbl) for c, lbl in ApplicationStatus.choices if c != "in_progress"]],
+        choices=[("", _("不变")), *[(c, lbl) for c, lbl in ApplicationStatus.choices if c in PASS_STATUSES]],
         required=False,
     )
 

@@ -363,6 +363,21 @@ def _clean_amount(value: Any, field: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+def _raise_unless_sees_customer(user: User, customer: Customer, field: str) -> None:
+    """The salesperson of an application must see its customer (materials are the customer's files)."""
+    from loancrm.customers.selectors import customers_visible_to
+
+    if customer.owner_id is not None and not customers_visible_to(user).filter(pk=customer.pk).exists():
+        raise ValidationError(
+            {
+                field: [
+                    _("%(user)s 看不到客户“%(customer)s”（属于 %(owner)s），请先在客户页面交接客户")
+                    % {"user": user, "customer": customer.name, "owner": customer.owner}
+                ]
+            }
+        )
+
+
 def application_create(
     *,
     by: User,
@@ -412,6 +427,7 @@ def application_create(
     if owner is not None:
         if not users_in_scope(by).filter(pk=owner.pk, is_active=True).exists():
             raise ValidationError({"owner": [_("只能分配给自己范围内的在职业务员")]})
+        _raise_unless_sees_customer(owner, customer, "owner")
     elif by.data_scope == DataScope.OWN:
         owner = by
     elif customer.owner_id and customer.owner.is_active:
@@ -834,6 +850,12 @@ def application_reassign(
         raise ValidationError({"to_user": [_("只能改派给自己范围内的在职业务员")]})
     now = timezone.now()
     with transaction.atomic():
+        from loancrm.customers.selectors import customers_visible_to
+        from loancrm.customers.services import customers_assign
+
+        if not customers_visible_to(to_user).filter(pk=application.customer_id).exists():
+            # The new salesperson must see the customer (its page and files): it moves along, recorded.
+            customers_assign(by=by, customers=[application.customer], to_owner=to_user, reason=reason)
         app = (
             LoanApplication.objects.select_for_update(of=("self",))
             .select_related("node", "owner")

@@ -84,6 +84,9 @@ def test_demo_data_is_idempotent_and_deterministic(db, capsys):
     assert Customer.objects.count() == 30
     out = capsys.readouterr().out
     assert "sales1" in out and "auditor1" in out
+    from loancrm.intake.models import LoanApplication
+
+    LoanApplication.objects.all().delete()  # they hold their customers (PROTECT)
     Customer.objects.all().delete()
     call_command("demo_data", customers=30, seed=5, password="Demo#pass2026")
     again = list(Customer.objects.order_by("id").values_list("name", "phone", "owner__username"))

@@ -1057,3 +1057,29 @@ def test_named_handlers_in_order(org, products, customer):
     assert app.handler == org["approver1"] and open_tasks(app) == ["approver1", "risk1"]
     app = act(app, "approve", by=org["approver1"])
     assert app.handler == org["risk1"]
+
+
+def test_the_salesperson_of_an_application_must_see_its_customer(org, products, customer):
+    # manager1 may not give sales1's customer's application to sales2: sales2 could not open the customer.
+    with pytest.raises(ValidationError) as err:
+        new_app(org["manager1"], customer, products["xinyidai"], owner=org["sales2"])
+    assert "请先在客户页面交接客户" in err.value.message_dict["owner"][0]
+
+
+def test_reassign_hands_the_customer_over_with_a_record(org, products, customer):
+    from loancrm.customers.models import CustomerTransfer
+    from loancrm.customers.selectors import customers_visible_to
+
+    app = new_app(org["sales1"], customer, products["xinyidai"])
+    services.application_reassign(
+        by=org["manager1"], application=app, to_user=org["sales2"], reason="王丽娟休产假"
+    )
+    customer.refresh_from_db()
+    assert customer.owner == org["sales2"]
+    assert customers_visible_to(org["sales2"]).filter(pk=customer.pk).exists()
+    transfer = CustomerTransfer.objects.get(customer=customer)
+    assert (transfer.from_owner, transfer.to_owner, transfer.reason) == (
+        org["sales1"],
+        org["sales2"],
+        "王丽娟休产假",
+    )
