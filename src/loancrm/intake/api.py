@@ -110,6 +110,9 @@ class ApplicationSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True, allow_null=True, default=None)
     workflow_version = serializers.IntegerField(source="workflow.version", read_only=True)
     overdue = serializers.BooleanField(read_only=True)
+    credit_grade = serializers.CharField(
+        read_only=True, help_text="good / normal / poor, or empty until pre-check."
+    )
 
     class Meta:
         model = LoanApplication

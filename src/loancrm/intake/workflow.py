@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 from .models import LoanApplication, WorkflowDefinition, WorkflowNode
 
@@ -125,17 +125,19 @@ def describe_condition(clauses: list[dict]) -> str:
     parts = []
     for c in clauses:
         label = CONDITION_FIELDS.get(c.get("field"), (c.get("field"),))[0]
-        value = grades.get(c.get("value"), c.get("value")) if c.get("field") == "credit_grade" else c.get("value")
+        value = (
+            grades.get(c.get("value"), c.get("value")) if c.get("field") == "credit_grade" else c.get("value")
+        )
         parts.append(f"{label} {CONDITION_OPS.get(c.get('op'), c.get('op'))} {value}")
     return _(" 且 ").join(str(p) for p in parts) if parts else ""
 
 
 # The default flow of seed 003 (第二步): code, name, handler type, roles, sign-off, SLA hours, extra.
 DEFAULT_NODES: list[dict[str, Any]] = [
-    {"code": "intake", "name": N_("进件/线索分配"), "handler_type": "owner", "sla_hours": 2},
+    {"code": "intake", "name": gettext_noop("进件/线索分配"), "handler_type": "owner", "sla_hours": 2},
     {
         "code": "precheck",
-        "name": N_("初步沟通与预审"),
+        "name": gettext_noop("初步沟通与预审"),
         "handler_type": "owner",
         "sla_hours": 24,
         "required_fields": ["credit_grade"],
@@ -143,7 +145,7 @@ DEFAULT_NODES: list[dict[str, Any]] = [
     },
     {
         "code": "materials",
-        "name": N_("资料收集与审核"),
+        "name": gettext_noop("资料收集与审核"),
         "handler_type": "owner",
         "sla_hours": 72,
         "requires_materials": True,
@@ -152,17 +154,17 @@ DEFAULT_NODES: list[dict[str, Any]] = [
     },
     {
         "code": "risk",
-        "name": N_("风控评估与额度测算"),
+        "name": gettext_noop("风控评估与额度测算"),
         "handler_type": "roles",
         "handler_roles": ["risk_officer"],
         "sla_hours": 24,
         "review_stage": "detailed",
         "checklist": [
-            N_("身份信息真实且与证件一致"),
-            N_("征信报告已核查，无重大不良记录"),
-            N_("银行流水与收入证明相符"),
-            N_("负债收入比在可接受范围内"),
-            N_("抵押物/资产权属清晰（如适用）"),
+            gettext_noop("身份信息真实且与证件一致"),
+            gettext_noop("征信报告已核查，无重大不良记录"),
+            gettext_noop("银行流水与收入证明相符"),
+            gettext_noop("负债收入比在可接受范围内"),
+            gettext_noop("抵押物/资产权属清晰（如适用）"),
         ],
         # Seed 003: 5 万元以下、征信良好的小额申请跳过风控详审，直接进入审批决策。
         "skip_when": [
@@ -173,7 +175,7 @@ DEFAULT_NODES: list[dict[str, Any]] = [
     },
     {
         "code": "decision",
-        "name": N_("审批决策"),
+        "name": gettext_noop("审批决策"),
         "handler_type": "roles",
         "handler_roles": ["manager", "approver"],
         "sign_off": "all",
@@ -181,10 +183,10 @@ DEFAULT_NODES: list[dict[str, Any]] = [
         "can_reject": True,
         "status_on_pass": "approved",
     },
-    {"code": "contract", "name": N_("合同签订"), "handler_type": "owner", "sla_hours": 72},
+    {"code": "contract", "name": gettext_noop("合同签订"), "handler_type": "owner", "sla_hours": 72},
     {
         "code": "disbursement",
-        "name": N_("放款"),
+        "name": gettext_noop("放款"),
         "handler_type": "roles",
         "handler_roles": ["finance"],
         "sla_hours": 24,
@@ -192,7 +194,7 @@ DEFAULT_NODES: list[dict[str, Any]] = [
     },
     {
         "code": "post_loan",
-        "name": N_("贷后管理"),
+        "name": gettext_noop("贷后管理"),
         "handler_type": "owner",
         "sla_hours": 720,
         "status_on_pass": "closed",

@@ -104,7 +104,15 @@ def api_schema(db, users, customers):
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 
+    from loancrm.core.demo.intake import ensure_products
+    from loancrm.intake.services import application_create, ensure_default_workflow
     from loancrm.wsgi import application
+
+    # Products and an application, so the intake endpoints answer with data too, not only 404.
+    ensure_default_workflow()
+    product = ensure_products()["xinyidai"]
+    first = customers.filter(owner=users["sales1"]).order_by("id").first()
+    application_create(by=users["sales1"], customer=first, product=product, amount=30000, term_months=12)
 
     # As Django's test client does: requests must not close the test transaction's connection.
     request_started.disconnect(close_old_connections)
