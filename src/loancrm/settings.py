@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "loancrm.imports",
     "loancrm.exports",
     "loancrm.intake",
+    "loancrm.loans",
 ]
 
 MIDDLEWARE = [

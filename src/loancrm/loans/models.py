@@ -1,0 +1,1 @@
+"""Loans, repayment schedules, repayments, overdue buckets and collection (issue 7)."""
