@@ -1,0 +1,648 @@
+"""Every write of loans: the loan and its schedule at disbursement, repayments and their allocation,
+the daily overdue assessment (罚息, days past due, M-bucket, collection tasks), collection work and
+the service fee. Each checks the permission, works in one transaction and writes its audit entry.
+
+Ledger rule: a payment is split into Allocation rows (penalty / interest / principal of an installment)
+that add up to the payment exactly; nothing is paid twice and no component goes below zero.
+"""
+
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loancrm.accounts.access import record_denial, require_perm
+from loancrm.accounts.models import User
+from loancrm.accounts.permissions import Perm
+from loancrm.audit.models import Action
+from loancrm.audit.services import audit_record
+from loancrm.customers import numbers
+
+from . import schedules
+from .models import (
+    DEFAULT_ALLOCATION,
+    Allocation,
+    CollectionAttempt,
+    CollectionTask,
+    InstallmentStatus,
+    Loan,
+    LoanStatus,
+    LoanTerms,
+    OverdueBucket,
+    PromiseToPay,
+    Repayment,
+    RepaymentInstallment,
+)
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+LOAN_SEQUENCE = "loan_no"
+DEFAULT_BUCKETS = [
+    ("M0", "正常", 0, 0),
+    ("M1", "M1（1–30 天）", 1, 30),
+    ("M2", "M2（31–60 天）", 31, 60),
+    ("M3+", "M3+（60 天以上）", 61, None),
+]
+
+
+def _money(value: Any, field: str) -> Decimal:
+    from loancrm.customers.cleaning import _decimal
+
+    try:
+        amount = _decimal(value)
+    except (ValueError, ArithmeticError):
+        amount = None
+    if amount is None or amount <= 0:
+        raise ValidationError({field: [_("请填写大于 0 的金额，如 3000 或 0.3万")]})
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def next_loan_no(when=None) -> str:
+    from loancrm.customers.models import Sequence
+
+    with transaction.atomic():
+        Sequence.objects.get_or_create(name=LOAN_SEQUENCE)
+        Sequence.objects.filter(name=LOAN_SEQUENCE).update(value=F("value") + 1)
+        seq = Sequence.objects.get(name=LOAN_SEQUENCE).value
+    when = timezone.localtime(when) if when else timezone.localtime()
+    digits = f"{when:%y%m}{seq:06d}"
+    return f"DK{digits}-{numbers.check_char(digits)}"
+
+
+def ensure_buckets() -> list[OverdueBucket]:
+    if not OverdueBucket.objects.exists():
+        OverdueBucket.objects.bulk_create(
+            [
+                OverdueBucket(code=c, label=label, min_days=lo, max_days=hi)
+                for c, label, lo, hi in DEFAULT_BUCKETS
+            ]
+        )
+    return list(OverdueBucket.objects.order_by("min_days"))
+
+
+def bucket_for(days: int, buckets: list[OverdueBucket] | None = None) -> str:
+    for b in buckets or ensure_buckets():
+        if days >= b.min_days and (b.max_days is None or days <= b.max_days):
+            return b.code
+    return "M0" if days <= 0 else "M3+"
+
+
+# --- the loan and its schedule -------------------------------------------------------------------
+
+
+def _write_schedule(
+    loan: Loan, rows: list[schedules.Installment], *, version: int, period_offset: int = 0
+) -> None:
+    RepaymentInstallment.objects.bulk_create(
+        [
+            RepaymentInstallment(
+                loan=loan,
+                period=r.period + period_offset,
+                due_date=r.due_date,
+                principal_due=r.principal,
+                interest_due=r.interest,
+                payment_due=r.payment,
+                balance_after=r.balance,
+                version=version,
+            )
+            for r in rows
+        ]
+    )
+
+
+def loan_create(
+    *,
+    by: User,
+    application,
+    contract_no: str,
+    annual_rate: Any,
+    method: str,
+    disbursed_on: date,
+    principal: Any = None,
+    months: int | None = None,
+) -> Loan:
+    """The loan of an approved application, with its schedule (period k due k months after 放款日)."""
+    require_perm(by, Perm.LOAN_DISBURSE)
+    from loancrm.intake.models import ApplicationStatus
+
+    if application.status != ApplicationStatus.APPROVED:
+        raise ValidationError({"application": [_("只有已批准、尚未放款的申请才能登记放款")]})
+    if Loan.objects.filter(application=application).exists():
+        raise ValidationError({"application": [_("这笔申请已经登记过放款")]})
+    terms = LoanTerms.objects.filter(product=application.product).select_related("institution").first()
+    if terms is None:
+        raise ValidationError(
+            {"product": [_("产品“%(p)s”还没有设置资金方和贷款条款") % {"p": application.product}]}
+        )
+    errors: dict[str, list[str]] = {}
+    if not (contract_no or "").strip():
+        errors["contract_no"] = [_("请填写合同编号")]
+    if terms.methods and method not in terms.methods:
+        errors["method"] = [_("该产品不支持这种还款方式")]
+    principal = _money(principal if principal not in (None, "") else application.approved_amount, "principal")
+    months = int(months or application.approved_term_months or application.term_months)
+    try:
+        rate = Decimal(str(annual_rate).strip().rstrip("%"))
+        if "%" in str(annual_rate) or rate > 1:
+            rate = rate / 100  # 4.35 or 4.35% → 0.0435
+    except ArithmeticError:
+        errors["annual_rate"] = [_("年利率格式不对，如 0.0435 或 4.35%")]
+        rate = Decimal("0")
+    try:
+        rows = schedules.schedule(
+            principal=principal, annual_rate=rate, months=months, method=method, start=disbursed_on
+        )
+    except ValidationError as exc:
+        for field, msgs in getattr(exc, "message_dict", {"annual_rate": exc.messages}).items():
+            errors.setdefault({"start": "disbursed_on"}.get(field, field), []).extend(msgs)
+        rows = []
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        loan = Loan.objects.create(
+            loan_no=next_loan_no(),
+            application=application,
+            customer=application.customer,
+            product=application.product,
+            institution=terms.institution,
+            contract_no=contract_no.strip(),
+            principal=principal,
+            annual_rate=rate,
+            months=months,
+            method=method,
+            disbursed_on=disbursed_on,
+            first_due_on=rows[0].due_date,
+            penalty_daily_rate=terms.penalty_daily_rate,
+            allocation_order=terms.allocation_order or DEFAULT_ALLOCATION,
+            prepayment=terms.prepayment,
+            outstanding_principal=principal,
+            service_fee=(principal * terms.service_fee_rate).quantize(CENT, rounding=ROUND_HALF_UP),
+            service_fee_payer=terms.service_fee_payer,
+            owner=application.owner,
+            department=application.department,
+            created_by=by,
+        )
+        _write_schedule(loan, rows, version=1)
+        audit_record(
+            action=Action.LOAN_CREATE,
+            actor=by,
+            obj=loan,
+            extra={
+                "application": application.application_no,
+                "principal": principal,
+                "annual_rate": rate,
+                "months": months,
+                "method": method,
+                "disbursed_on": disbursed_on,
+            },
+        )
+    return loan
+
+
+def loan_disburse(*, by: User, application, comment: str = "", **loan_data) -> Loan:
+    """放款: register the loan and pass the application's 放款 node, both or neither."""
+    from loancrm.intake.models import ApplicationTask, TaskStatus
+    from loancrm.intake.services import application_act
+
+    is_handler = ApplicationTask.objects.filter(
+        application=application, visit=application.visit, assignee=by, status=TaskStatus.OPEN
+    ).exists()
+    if not is_handler:
+        record_denial(by, "workflow.disbursement", path=f"application:{application.pk}:disburse")
+        raise PermissionDenied(_("您不是放款节点的当前处理人"))
+    with transaction.atomic():
+        loan = loan_create(by=by, application=application, **loan_data)
+        application_act(by=by, application=application, action="submit", comment=comment)
+    return loan
+
+
+def open_installments(loan: Loan):
+    return loan.installments.exclude(
+        status__in=[InstallmentStatus.PAID, InstallmentStatus.CANCELLED]
+    ).order_by("due_date", "period")
+
+
+# --- penalty, days past due, bucket ------------------------------------------------------------------
+
+
+def _accrue_penalty(loan: Loan, as_of: date) -> None:
+    """罚息 on overdue principal, day by day since it fell due (or since the last assessment)."""
+    for inst in open_installments(loan).filter(due_date__lt=as_of):
+        start = inst.penalty_through or inst.due_date
+        days = (as_of - start).days
+        if days <= 0 or inst.principal_left <= 0:
+            continue
+        add = (inst.principal_left * loan.penalty_daily_rate * days).quantize(CENT, rounding=ROUND_HALF_UP)
+        inst.penalty_accrued += add
+        inst.penalty_through = as_of
+        inst.save(update_fields=["penalty_accrued", "penalty_through"])
+
+
+def _refresh_state(loan: Loan, as_of: date) -> None:
+    open_rows = list(open_installments(loan))
+    late = [r for r in open_rows if r.due_date < as_of]
+    loan.days_past_due = (as_of - late[0].due_date).days if late else 0
+    loan.bucket = bucket_for(loan.days_past_due)
+    loan.overdue_amount = sum(
+        (r.principal_left + r.interest_left + r.penalty_left for r in late), ZERO
+    ).quantize(CENT)
+    paid_principal = loan.installments.aggregate(s=Sum("principal_paid"))["s"] or ZERO
+    loan.outstanding_principal = max(loan.principal - paid_principal, ZERO)
+    loan.assessed_on = as_of
+    if loan.status != LoanStatus.WRITTEN_OFF:
+        if not open_rows:
+            loan.status, loan.settled_on = LoanStatus.SETTLED, loan.settled_on or as_of
+        else:
+            loan.status = LoanStatus.OVERDUE if loan.days_past_due > 0 else LoanStatus.NORMAL
+    loan.save(
+        update_fields=[
+            "days_past_due", "bucket", "overdue_amount", "outstanding_principal", "assessed_on", "status", "settled_on",
+        ]
+    )  # fmt: skip
+
+
+def loan_assess(*, loan: Loan, as_of: date | None = None) -> Loan:
+    """The day's view of one loan: penalty accrued, days past due, bucket, status, collection task."""
+    as_of = as_of or timezone.localdate()
+    with transaction.atomic():
+        locked = Loan.objects.select_for_update().get(pk=loan.pk)
+        if locked.status in (LoanStatus.SETTLED, LoanStatus.WRITTEN_OFF):
+            return locked
+        before = (locked.status, locked.bucket)
+        _accrue_penalty(locked, as_of)
+        _refresh_state(locked, as_of)
+        _sync_collection(locked, as_of)
+        if (locked.status, locked.bucket) != before:
+            audit_record(
+                action=Action.LOAN_OVERDUE,
+                actor_username="system",
+                obj=locked,
+                extra={"bucket": [before[1], locked.bucket], "days_past_due": locked.days_past_due},
+            )
+    return locked
+
+
+def loans_assess_all(*, as_of: date | None = None) -> int:
+    """The daily job: every open loan (the worker runs it each night)."""
+    count = 0
+    for loan_id in Loan.objects.filter(status__in=[LoanStatus.NORMAL, LoanStatus.OVERDUE]).values_list(
+        "id", flat=True
+    ):
+        loan_assess(loan=Loan(pk=loan_id), as_of=as_of)
+        count += 1
+    return count
+
+
+# --- repayments ----------------------------------------------------------------------------------------
+
+
+def _pay(inst: RepaymentInstallment, component: str, available: Decimal) -> Decimal:
+    left = {"penalty": inst.penalty_left, "interest": inst.interest_left, "principal": inst.principal_left}[
+        component
+    ]
+    take = min(left, available)
+    if take > 0:
+        setattr(inst, f"{component}_paid", getattr(inst, f"{component}_paid") + take)
+    return take
+
+
+def _close_if_paid(inst: RepaymentInstallment, on: date) -> None:
+    if inst.principal_left <= 0 and inst.interest_left <= 0 and inst.penalty_left <= 0:
+        inst.status, inst.paid_on = InstallmentStatus.PAID, on
+    elif inst.principal_paid or inst.interest_paid or inst.penalty_paid:
+        inst.status = InstallmentStatus.PARTIAL
+
+
+def repayment_record(
+    *, by: User, loan: Loan, amount: Any, paid_on: date, kind: str = Repayment.Kind.REGULAR, note: str = ""
+) -> Repayment:
+    """Record a payment and allocate it: installments oldest first, within each by the loan's order
+    (default 罚息 → 利息 → 本金). Money beyond what is due repays the next installments in order; an
+    early repayment (提前还款) puts it on principal and recalculates the rest of the schedule."""
+    require_perm(by, Perm.REPAYMENT_RECORD)
+    amount = _money(amount, "amount")
+    if kind not in Repayment.Kind.values:
+        raise ValidationError({"kind": [_("请选择还款类型")]})
+    if paid_on > timezone.localdate():
+        raise ValidationError({"paid_on": [_("还款日不能晚于今天")]})
+    with transaction.atomic():
+        loan = Loan.objects.select_for_update().get(pk=loan.pk)
+        if loan.status in (LoanStatus.SETTLED, LoanStatus.WRITTEN_OFF):
+            raise ValidationError(
+                {"amount": [_("贷款已%(s)s，不能再登记还款") % {"s": loan.get_status_display()}]}
+            )
+        if paid_on < loan.disbursed_on:
+            raise ValidationError({"paid_on": [_("还款日不能早于放款日 %(d)s") % {"d": loan.disbursed_on}]})
+        _accrue_penalty(loan, paid_on)
+        rows = list(open_installments(loan))
+        due = [r for r in rows if r.due_date <= paid_on]
+        total_due = sum((r.principal_left + r.interest_left + r.penalty_left for r in due), ZERO)
+        outstanding = sum((r.principal_left for r in rows), ZERO) + sum(
+            (r.interest_left + r.penalty_left for r in due), ZERO
+        )
+        if kind == Repayment.Kind.EARLY_FULL and amount != outstanding:
+            raise ValidationError(
+                {
+                    "amount": [
+                        _("提前结清需还 %(total)s 元（已到期的本息罚息 + 全部剩余本金）")
+                        % {"total": f"{outstanding:,.2f}"}
+                    ]
+                }
+            )
+        if kind == Repayment.Kind.EARLY_PARTIAL and amount <= total_due:
+            raise ValidationError(
+                {
+                    "amount": [
+                        _("提前还款须先还清已到期的 %(due)s 元，超出部分才用于提前还本")
+                        % {"due": f"{total_due:,.2f}"}
+                    ]
+                }
+            )
+        future = [r for r in rows if r.due_date > paid_on]
+        ceiling = (
+            outstanding
+            if kind != Repayment.Kind.REGULAR
+            else total_due + sum((r.principal_left + r.interest_left for r in future), ZERO)
+        )
+        if amount > ceiling:
+            raise ValidationError(
+                {"amount": [_("金额超过应还总额 %(total)s 元") % {"total": f"{ceiling:,.2f}"}]}
+            )
+
+        repayment = Repayment.objects.create(
+            loan=loan, kind=kind, amount=amount, paid_on=paid_on, note=note[:200], recorded_by=by
+        )
+        left = amount
+        allocations: list[Allocation] = []
+        order = loan.allocation_order or DEFAULT_ALLOCATION
+
+        def allocate(inst, components):
+            nonlocal left
+            for comp in components:
+                took = _pay(inst, comp, left)
+                if took > 0:
+                    allocations.append(
+                        Allocation(repayment=repayment, installment=inst, component=comp, amount=took)
+                    )
+                    left -= took
+
+        for inst in due:
+            allocate(inst, order)
+        if kind == Repayment.Kind.REGULAR:
+            for inst in future:  # paying ahead: the next installments, interest before principal
+                allocate(inst, ["interest", "principal"])
+        for inst in rows:
+            _close_if_paid(inst, paid_on)
+            inst.save()
+        if kind != Repayment.Kind.REGULAR:
+            # 提前还款: the rest is principal, on a row of its own; the future is recalculated.
+            prepay = RepaymentInstallment.objects.create(
+                loan=loan,
+                period=max([r.period for r in due], default=0),
+                due_date=paid_on,
+                principal_due=left,
+                interest_due=ZERO,
+                payment_due=left,
+                balance_after=ZERO,
+                principal_paid=left,
+                status=InstallmentStatus.PAID,
+                paid_on=paid_on,
+                is_prepayment=True,
+                version=_next_version(loan),
+            )
+            allocations.append(
+                Allocation(repayment=repayment, installment=prepay, component="principal", amount=left)
+            )
+            left = ZERO
+            _recalculate(loan, future, prepay.version)
+        if left != 0:  # the ceiling above guarantees every yuan found a place
+            raise AssertionError(f"unallocated {left}")
+        Allocation.objects.bulk_create(allocations)
+        today = timezone.localdate()
+        _refresh_state(loan, today)
+        _sync_collection(loan, today)
+        audit_record(
+            action=Action.REPAYMENT_RECORD,
+            actor=by,
+            obj=loan,
+            extra={"amount": amount, "paid_on": paid_on, "kind": kind, "allocations": len(allocations)},
+        )
+    return repayment
+
+
+def _next_version(loan: Loan) -> int:
+    return (loan.installments.order_by("-version").values_list("version", flat=True).first() or 1) + 1
+
+
+def _recalculate(loan: Loan, future: list[RepaymentInstallment], version: int) -> None:
+    """After an early repayment the installments not yet due are replaced by a new schedule on the
+    remaining principal, on the same due dates: as many periods with a smaller payment (减少月供), or
+    fewer periods with no larger payment (缩短期限, annuity only)."""
+    for r in future:
+        if r.principal_paid or r.interest_paid:  # paid ahead earlier: keep what was paid, drop the rest
+            r.principal_due, r.interest_due = r.principal_paid, r.interest_paid
+            r.payment_due = r.principal_paid + r.interest_paid
+            r.status, r.paid_on = InstallmentStatus.PAID, r.paid_on or timezone.localdate()
+        else:
+            r.status = InstallmentStatus.CANCELLED
+        r.save()
+    paid = loan.installments.aggregate(s=Sum("principal_paid"))["s"] or ZERO
+    remaining = loan.principal - paid
+    if remaining <= 0 or not future:
+        return
+    first = min(r.period for r in future)
+    months_left = len(future)
+    if loan.prepayment == LoanTerms.Prepayment.SHORTEN_TERM and loan.method == "annuity" and months_left > 1:
+        months_left = _months_for_payment(
+            remaining, loan.annual_rate, future[0].payment_due or remaining, months_left
+        )
+    rows = schedules.schedule(
+        principal=remaining,
+        annual_rate=loan.annual_rate,
+        months=months_left,
+        method=loan.method,
+        start=schedules.add_months(loan.disbursed_on, first - 1),
+    )
+    # Due dates stay on the original grid (k months after 放款日), never drifting from a short month.
+    rows = [replace(r, due_date=schedules.add_months(loan.disbursed_on, r.period + first - 1)) for r in rows]
+    _write_schedule(loan, rows, version=version, period_offset=first - 1)
+
+
+def _months_for_payment(principal: Decimal, annual_rate: Decimal, payment: Decimal, at_most: int) -> int:
+    """Fewest months (≤ at_most) whose annuity payment does not exceed the old one."""
+    for n in range(1, at_most + 1):
+        row = schedules.schedule(
+            principal=principal, annual_rate=annual_rate, months=n, method="annuity", start=date(2000, 1, 1)
+        )[0]
+        if row.payment <= payment:
+            return n
+    return at_most
+
+
+def loan_write_off(*, by: User, loan: Loan, reason: str) -> Loan:
+    """核销: finance writes off a hopeless loan (M3+ only), with the reason; kept for recovery."""
+    require_perm(by, Perm.LOAN_DISBURSE)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": [_("核销必须填写原因和审批依据")]})
+    with transaction.atomic():
+        loan = Loan.objects.select_for_update().get(pk=loan.pk)
+        if loan.bucket != "M3+":
+            raise ValidationError({"reason": [_("只有 M3+（逾期 60 天以上）的贷款可以核销")]})
+        loan.status, loan.written_off_on = LoanStatus.WRITTEN_OFF, timezone.localdate()
+        loan.save(update_fields=["status", "written_off_on"])
+        CollectionTask.objects.filter(loan=loan, status=CollectionTask.Status.OPEN).update(
+            status=CollectionTask.Status.CLOSED, closed_at=timezone.now(), close_reason=_("已核销")
+        )
+        audit_record(action=Action.LOAN_WRITE_OFF, actor=by, obj=loan, extra={"reason": reason.strip()})
+    return loan
+
+
+def service_fee_receive(*, by: User, loan: Loan, amount: Any) -> Loan:
+    require_perm(by, Perm.REPAYMENT_RECORD)
+    amount = _money(amount, "amount")
+    with transaction.atomic():
+        loan = Loan.objects.select_for_update().get(pk=loan.pk)
+        if amount > loan.service_fee_outstanding:
+            raise ValidationError(
+                {
+                    "amount": [
+                        _("超过未收服务费 %(left)s 元") % {"left": f"{loan.service_fee_outstanding:,.2f}"}
+                    ]
+                }
+            )
+        loan.service_fee_received += amount
+        loan.save(update_fields=["service_fee_received"])
+        audit_record(action=Action.SERVICE_FEE_RECEIVE, actor=by, obj=loan, extra={"amount": amount})
+    return loan
+
+
+# --- collection ---------------------------------------------------------------------------------------
+
+
+def _collector_for(loan: Loan) -> User | None:
+    """M1: the loan's salesperson; M2 and later: the least busy collector (催收作业) who sees it."""
+    from loancrm.accounts.permissions import DataScope
+    from loancrm.accounts.scope import department_subtree_ids
+
+    if loan.bucket == "M1" and loan.owner and loan.owner.is_active:
+        return loan.owner
+    people = []
+    for u in User.objects.filter(is_active=True).exclude(role__isnull=True):
+        if not u.has_perm_code(Perm.COLLECTION_WORK) or u.role.code == "admin":
+            continue
+        scope = u.data_scope
+        if scope == DataScope.ALL or (
+            scope == DataScope.DEPARTMENT
+            and u.department_id
+            and loan.department_id in department_subtree_ids(u.department_id)
+        ):
+            people.append(u)
+    if not people:
+        return loan.owner
+    load = dict(
+        CollectionTask.objects.filter(status=CollectionTask.Status.OPEN)
+        .values_list("assignee")
+        .annotate(n=Count("id"))
+    )
+    return min(people, key=lambda u: (load.get(u.pk, 0), u.username))
+
+
+def _sync_collection(loan: Loan, as_of: date) -> None:
+    """Open a task when a loan falls behind, hand it on when its bucket worsens, close it when current."""
+    task = CollectionTask.objects.filter(loan=loan, status=CollectionTask.Status.OPEN).first()
+    if loan.days_past_due <= 0 or loan.status in (LoanStatus.SETTLED, LoanStatus.WRITTEN_OFF):
+        if task:
+            task.status, task.closed_at, task.close_reason = (
+                CollectionTask.Status.CLOSED,
+                timezone.now(),
+                _("已还清逾期款项"),
+            )
+            task.save()
+            PromiseToPay.objects.filter(task=task, status=PromiseToPay.Status.OPEN).update(
+                status=PromiseToPay.Status.KEPT
+            )
+        return
+    if task and task.bucket == loan.bucket:
+        return
+    assignee = _collector_for(loan)
+    if assignee is None:
+        return
+    if task:  # escalation (升级): a worse bucket goes to the next collector
+        task.status, task.closed_at, task.close_reason = (
+            CollectionTask.Status.CLOSED,
+            timezone.now(),
+            _("账龄升级为 %(b)s") % {"b": loan.bucket},
+        )
+        task.save()
+    CollectionTask.objects.create(loan=loan, assignee=assignee, bucket=loan.bucket, next_action_on=as_of)
+
+
+def contact_window() -> tuple[int, int]:
+    from loancrm.core.models import setting_value
+
+    return int(setting_value("collection_contact_from")), int(setting_value("collection_contact_until"))
+
+
+def collection_attempt_record(
+    *, by: User, task: CollectionTask, way: str, result: str, note: str = "", at=None,
+    promise_on: date | None = None, promise_amount: Any = None,
+) -> CollectionAttempt:  # fmt: skip
+    """A contact attempt; a phone call, SMS or visit only between 08:00 and 21:00 (行业催收自律公约)."""
+    require_perm(by, Perm.COLLECTION_WORK)
+    if task.assignee_id != by.pk and not by.has_perm_code(Perm.CUSTOMER_ASSIGN):
+        record_denial(by, Perm.COLLECTION_WORK, path=f"collection:{task.pk}")
+        raise PermissionDenied
+    at = at or timezone.now()
+    start, end = contact_window()
+    hour = timezone.localtime(at).hour
+    if way != CollectionAttempt.Way.LETTER and not start <= hour < end:
+        raise ValidationError(
+            {"at": [_("只能在 %(a)s:00 至 %(b)s:00 之间联系客户") % {"a": start, "b": end}]}
+        )
+    if way not in CollectionAttempt.Way.values or result not in CollectionAttempt.Result.values:
+        raise ValidationError({"way": [_("请选择联系方式和结果")]})
+    if result == CollectionAttempt.Result.PROMISED:
+        if not promise_on or promise_on < timezone.localdate():
+            raise ValidationError({"promise_on": [_("请填写不早于今天的承诺还款日")]})
+        promise_amount = _money(promise_amount, "promise_amount")
+    with transaction.atomic():
+        attempt = CollectionAttempt.objects.create(task=task, at=at, way=way, result=result, note=note, by=by)
+        next_on = timezone.localdate() + timedelta(days=1)
+        if result == CollectionAttempt.Result.PROMISED:
+            PromiseToPay.objects.create(task=task, promised_on=promise_on, amount=promise_amount, by=by)
+            next_on = promise_on + timedelta(days=1)  # check the promise the day after
+        CollectionTask.objects.filter(pk=task.pk).update(next_action_on=next_on)
+        audit_record(
+            action=Action.COLLECTION_ATTEMPT,
+            actor=by,
+            obj=task.loan,
+            extra={"way": way, "result": result, "promise_on": promise_on, "promise_amount": promise_amount},
+        )
+    return attempt
+
+
+def promises_check(*, as_of: date | None = None) -> int:
+    """Daily: a promise whose date passed without the money is broken; the task is due again today."""
+    as_of = as_of or timezone.localdate()
+    broken = 0
+    for p in PromiseToPay.objects.filter(
+        status=PromiseToPay.Status.OPEN, promised_on__lt=as_of
+    ).select_related("task"):
+        paid = (
+            Repayment.objects.filter(loan_id=p.task.loan_id, paid_on__gte=p.created_at.date()).aggregate(
+                s=Sum("amount")
+            )["s"]
+            or ZERO
+        )
+        p.status = PromiseToPay.Status.KEPT if paid >= p.amount else PromiseToPay.Status.BROKEN
+        p.save(update_fields=["status"])
+        if p.status == PromiseToPay.Status.BROKEN:
+            broken += 1
+            CollectionTask.objects.filter(pk=p.task_id).update(next_action_on=as_of)
+    return broken
