@@ -5,6 +5,7 @@ from loancrm.accounts import api as accounts_api
 from loancrm.audit import api as audit_api
 from loancrm.customers import api as customers_api
 from loancrm.intake import api as intake_api
+from loancrm.loans import api as loans_api
 
 urlpatterns = [
     path("auth/token/", accounts_api.ObtainToken.as_view(), name="api-token"),
@@ -25,6 +26,9 @@ urlpatterns = [
         intake_api.ApplicationMaterials.as_view(),
         name="api-application-materials",
     ),
+    path("loans/", loans_api.LoanList.as_view(), name="api-loan-list"),
+    path("loans/<int:pk>/", loans_api.LoanDetail.as_view(), name="api-loan-detail"),
+    path("loans/<int:pk>/repayments/", loans_api.LoanRepayments.as_view(), name="api-loan-repayments"),
     path("audit/", audit_api.AuditEntryList.as_view(), name="api-audit-list"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

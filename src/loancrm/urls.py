@@ -12,6 +12,7 @@ urlpatterns = [
     path("imports/", include("loancrm.imports.urls")),
     path("exports/", include("loancrm.exports.urls")),
     path("intake/", include("loancrm.intake.urls")),
+    path("loans/", include("loancrm.loans.urls")),
     path("api/v1/", include("loancrm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),

@@ -30,6 +30,8 @@ def navigation(request):
             or (s.key == "customers" and ns == "customers")
             or (s.key == "intake" and ns == "intake" and url_name != "todo")
             or (s.key == "todo" and ns == "intake" and url_name == "todo")
+            or (s.key == "loans" and ns == "loans" and url_name != "collection")
+            or (s.key == "postloan" and ns == "loans" and url_name == "collection")
             or (s.key == "settings" and ns in ("accounts", "audit") and url_name not in ("login",))
         )
         item = {"key": s.key, "label": s.label, "url": urls[s.key], "active": active}
@@ -37,5 +39,9 @@ def navigation(request):
             from loancrm.intake.selectors import todo_count
 
             item["count"] = todo_count(user)
+        if s.key == "postloan":
+            from loancrm.loans.selectors import collection_due_count
+
+            item["count"] = collection_due_count(user)
         items.append(item)
     return {"nav_items": items}

@@ -21,20 +21,8 @@ SECTIONS = [
     Section("customers", _("客户"), "customers:list", Perm.CUSTOMER_VIEW),
     Section("intake", _("进件"), "intake:list", Perm.INTAKE_VIEW),
     Section("todo", _("我的待办"), "intake:todo", Perm.INTAKE_VIEW),
-    Section(
-        "loans",
-        _("贷款"),
-        "core:section_loans",
-        Perm.LOAN_VIEW,
-        _("贷款与还款计划：资金方与产品、等额本息/等额本金/先息后本/到期还本付息、还款登记、服务费跟踪。"),
-    ),
-    Section(
-        "postloan",
-        _("贷后"),
-        "core:section_postloan",
-        Perm.LOAN_VIEW,
-        _("贷后管理与催收：逾期账龄 M1/M2/M3+、催收任务与承诺还款、贷后回访。"),
-    ),
+    Section("loans", _("贷款"), "loans:list", Perm.LOAN_VIEW),
+    Section("postloan", _("催收"), "loans:collection", Perm.COLLECTION_WORK),
     Section(
         "rules",
         _("规则"),

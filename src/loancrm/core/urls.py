@@ -7,8 +7,6 @@ urlpatterns = [
     path("", views.workbench, name="workbench"),
     path("settings/", views.settings_home, name="settings"),
     path("settings/system/", views.system_settings, name="system_settings"),
-    path("loans/", views.section, {"key": "loans"}, name="section_loans"),
-    path("post-loan/", views.section, {"key": "postloan"}, name="section_postloan"),
     path("rules/", views.section, {"key": "rules"}, name="section_rules"),
     path("reports/", views.section, {"key": "reports"}, name="section_reports"),
 ]

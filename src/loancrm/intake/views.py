@@ -242,7 +242,18 @@ def _detail_context(request, application) -> dict:
         "can_review": application.is_open
         and (user.has_perm_code(Perm.INTAKE_REVIEW) or application.handler_id == user.pk),
         "checklist_items": _checklist_items(node, None),
+        "disburse_form": _disburse_form(application, node, my_task),
+        "loan": getattr(application, "loan", None) if application.status in ("disbursed", "closed") else None,
     }
+
+
+def _disburse_form(application, node, my_task):
+    """At 放款, finance registers the loan (contract, rate, method, date) instead of a bare submit."""
+    if node is None or my_task is None or node.status_on_pass != ApplicationStatus.DISBURSED:
+        return None
+    from loancrm.loans.views import disburse_form_for
+
+    return disburse_form_for(application)
 
 
 def _checklist_items(node, posted) -> list[dict]:

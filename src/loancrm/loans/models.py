@@ -163,6 +163,10 @@ class Loan(models.Model):
         return self.loan_no
 
     @property
+    def annual_rate_percent(self) -> Decimal:
+        return (self.annual_rate * 100).quantize(Decimal("0.01"))
+
+    @property
     def service_fee_outstanding(self) -> Decimal:
         return max(self.service_fee - self.service_fee_received, Decimal("0"))
 
@@ -204,6 +208,10 @@ class RepaymentInstallment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.loan_id} #{self.period}"
+
+    @property
+    def paid_total(self) -> Decimal:
+        return self.principal_paid + self.interest_paid
 
     @property
     def principal_left(self) -> Decimal:

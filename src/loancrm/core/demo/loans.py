@@ -12,13 +12,29 @@ INSTITUTIONS = [
 # product code: (institution, methods, penalty per day, prepayment, service fee rate, fee payer)
 TERMS = {
     "xinyidai": (0, ["annuity", "equal_principal"], "0.0005", "reduce_payment", "0.0200", "institution"),
-    "fangdidai": (1, ["annuity", "equal_principal", "interest_first"], "0.0003", "shorten_term", "0.0150", "institution"),
-    "jingyingdai": (2, ["interest_first", "bullet", "annuity"], "0.0005", "reduce_payment", "0.0250", "customer"),
+    "fangdidai": (
+        1,
+        ["annuity", "equal_principal", "interest_first"],
+        "0.0003",
+        "shorten_term",
+        "0.0150",
+        "institution",
+    ),
+    "jingyingdai": (
+        2,
+        ["interest_first", "bullet", "annuity"],
+        "0.0005",
+        "reduce_payment",
+        "0.0250",
+        "customer",
+    ),
 }
 
 
 def ensure_loan_terms(products: dict) -> None:
-    institutions = [Institution.objects.get_or_create(name=n, defaults={"kind": k})[0] for n, k in INSTITUTIONS]
+    institutions = [
+        Institution.objects.get_or_create(name=n, defaults={"kind": k})[0] for n, k in INSTITUTIONS
+    ]
     for code, (inst, methods, penalty, prepay, fee, payer) in TERMS.items():
         if code in products:
             LoanTerms.objects.get_or_create(

@@ -22,13 +22,13 @@ def test_anonymous_is_sent_to_login(client):
 def test_navigation_follows_permissions(client, users):
     login(client, users["sales1"])
     labels = [str(i["label"]) for i in client.get("/").context["nav_items"]]
-    assert labels == ["工作台", "客户", "进件", "我的待办", "贷款", "贷后", "设置"]
+    assert labels == ["工作台", "客户", "进件", "我的待办", "贷款", "设置"]
     login(client, users["admin"])
     labels = [str(i["label"]) for i in client.get("/").context["nav_items"]]
-    assert labels == ["工作台", "客户", "进件", "我的待办", "贷款", "贷后", "规则", "报表", "设置"]
+    assert labels == ["工作台", "客户", "进件", "我的待办", "贷款", "催收", "规则", "报表", "设置"]
 
 
-@pytest.mark.parametrize("path", ["/loans/", "/post-loan/", "/rules/", "/reports/"])
+@pytest.mark.parametrize("path", ["/rules/", "/reports/"])
 def test_empty_sections_say_what_is_coming(client, users, path):
     login(client, users["admin"])
     resp = client.get(path)

@@ -1,0 +1,87 @@
+"""The loan pages: 放款 from the application page, the loan with its schedule, a payment, collection."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from loancrm.conftest import login
+from loancrm.loans import services
+from loancrm.loans.models import Allocation, Loan, Repayment
+
+
+def _disburse(client, org, approved, **over):
+    login(client, org["finance1"])
+    data = {
+        "contract_no": "NXB-2026-0001",
+        "principal": "30000",
+        "annual_rate": "4.35%",
+        "months": "12",
+        "method": "annuity",
+        "disbursed_on": timezone.localdate().isoformat(),
+        **over,
+    }
+    return client.post(f"/loans/disburse/{approved.pk}/", data)
+
+
+def test_disburse_from_the_application_page(client, org, approved):
+    login(client, org["finance1"])
+    page = client.get(f"/intake/{approved.pk}/").content.decode()
+    assert 'data-testid="disburse-form"' in page and 'data-testid="act-submit"' not in page
+    resp = _disburse(client, org, approved, contract_no="")
+    body = resp.content.decode()
+    assert (
+        resp.status_code == 400 and "disburse-error" in body and "NXB" not in body and 'value="4.35%"' in body
+    )
+    assert not Loan.objects.exists()
+    resp = _disburse(client, org, approved)
+    loan = Loan.objects.get()
+    assert resp.status_code == 302 and resp["Location"] == f"/loans/{loan.pk}/"
+    assert loan.annual_rate == Decimal("0.0435") and loan.installments.count() == 12
+    approved.refresh_from_db()
+    assert approved.status == "disbursed" and approved.node.code == "post_loan"
+
+
+def test_pages_and_scope(client, org, approved):
+    _disburse(client, org, approved)
+    loan = Loan.objects.get()
+    for username in ("sales1", "manager1", "finance1", "risk1", "admin"):
+        login(client, org[username])
+        assert client.get("/loans/").status_code == 200
+        assert client.get(f"/loans/{loan.pk}/").status_code == 200, username
+    login(client, org["sales2"])
+    assert client.get(f"/loans/{loan.pk}/").status_code == 404
+    assert loan.loan_no not in client.get("/loans/").content.decode()
+    login(client, org["risk1"])
+    assert client.get("/loans/collection/").status_code == 200
+    login(client, org["sales1"])
+    assert client.get("/loans/collection/").status_code == 403
+
+
+def test_partial_payment_updates_the_schedule_and_balances(client, org, approved, api_client):
+    _disburse(client, org, approved, disbursed_on=(timezone.localdate() - timedelta(days=75)).isoformat())
+    loan = Loan.objects.get()
+    services.loan_assess(loan=loan)
+    loan.refresh_from_db()
+    assert loan.status == "overdue" and loan.days_past_due >= 44
+    resp = client.post(
+        f"/loans/{loan.pk}/repayments/", {"amount": "abc", "paid_on": timezone.localdate(), "kind": "regular"}
+    )
+    assert resp.status_code == 400 and "请填写大于 0 的金额" in resp.content.decode()
+    resp = client.post(
+        f"/loans/{loan.pk}/repayments/",
+        {"amount": "1000", "paid_on": timezone.localdate(), "kind": "regular"},
+    )
+    assert resp.status_code == 302
+    first = loan.installments.order_by("period").first()
+    assert first.status == "partial"
+    page = client.get(f"/loans/{loan.pk}/").content.decode()
+    assert 'data-status="partial"' in page
+    assert sum(a.amount for a in Allocation.objects.all()) == sum(r.amount for r in Repayment.objects.all())
+    api_client.force_authenticate(org["finance1"])
+    data = api_client.get(f"/api/v1/loans/{loan.pk}/").json()
+    assert data["schedule"][0]["status"] == "partial" and data["payments"][0]["amount"] == "1000.00"
+    resp = api_client.post(
+        f"/api/v1/loans/{loan.pk}/repayments/", {"amount": "10", "paid_on": "2000-01-01"}, format="json"
+    )
+    assert resp.status_code == 400 and "paid_on" in resp.json()

@@ -1,0 +1,238 @@
+"""Loan pages: list, the loan with its schedule, payments and collection, 放款 from the application,
+and the collector's work list. Thin: services write, selectors read."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from loancrm.accounts.access import require_perm
+from loancrm.accounts.permissions import DataScope, Perm
+from loancrm.intake.selectors import application_get_for
+
+from . import selectors, services
+from .forms import AttemptForm, DisburseForm, RepaymentForm
+from .models import CollectionTask, LoanStatus, LoanTerms, OverdueBucket
+
+
+def _errors(request, exc: ValidationError, form=None) -> None:
+    for field, msgs in getattr(exc, "message_dict", {None: exc.messages}).items():
+        for m in msgs:
+            if form is not None and field in form.fields:
+                form.add_error(field, m)
+            else:
+                messages.error(request, m)
+
+
+@login_required
+def loan_list(request):
+    require_perm(request.user, Perm.LOAN_VIEW, path=request.path)
+    p = request.GET
+    f = selectors.LoanFilters(
+        search=p.get("q", ""),
+        status=p.get("status", "") if p.get("status") in LoanStatus.values else "",
+        bucket=p.get("bucket", "")[:10],
+        customer_id=int(p["customer"]) if p.get("customer", "").isdigit() else None,
+    )
+    page = Paginator(selectors.loan_list(request.user, f), 20).get_page(p.get("page"))
+    query = "&".join(f"{k}={v}" for k, v in p.items() if k != "page" and v)
+    return render(
+        request,
+        "loans/list.html",
+        {
+            "page": page,
+            "f": f,
+            "statuses": LoanStatus.choices,
+            "buckets": services.ensure_buckets(),
+            "query": query,
+        },
+    )
+
+
+def _loan_context(request, loan, **extra) -> dict:
+    user = request.user
+    open_task = (
+        loan.collection_tasks.filter(status=CollectionTask.Status.OPEN).select_related("assignee").first()
+    )
+    return {
+        "loan": loan,
+        "rows": selectors.loan_schedule(loan),
+        "repayments": selectors.loan_repayments(loan),
+        "can_record": user.has_perm_code(Perm.REPAYMENT_RECORD)
+        and loan.status in (LoanStatus.NORMAL, LoanStatus.OVERDUE),
+        "can_write_off": user.has_perm_code(Perm.LOAN_DISBURSE)
+        and loan.bucket == "M3+"
+        and loan.status == LoanStatus.OVERDUE,
+        "repay_form": extra.pop("repay_form", None) or RepaymentForm(),
+        "attempt_form": extra.pop("attempt_form", None) or AttemptForm(),
+        "task": open_task,
+        "can_collect": open_task is not None
+        and user.has_perm_code(Perm.COLLECTION_WORK)
+        and (open_task.assignee_id == user.pk or user.has_perm_code(Perm.CUSTOMER_ASSIGN)),
+        "tasks": list(
+            loan.collection_tasks.select_related("assignee").prefetch_related("attempts__by", "promises")
+        ),
+        "window": services.contact_window(),
+        "today": timezone.localdate(),
+        **extra,
+    }
+
+
+@login_required
+def loan_detail(request, loan_id: int):
+    loan = selectors.loan_get_for(request.user, loan_id)
+    return render(request, "loans/detail.html", _loan_context(request, loan))
+
+
+@login_required
+@require_POST
+def repayment_add(request, loan_id: int):
+    loan = selectors.loan_get_for(request.user, loan_id)
+    form = RepaymentForm(request.POST)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.repayment_record(
+                by=request.user,
+                loan=loan,
+                amount=d["amount"],
+                paid_on=d["paid_on"],
+                kind=d["kind"],
+                note=d["note"],
+            )
+        except ValidationError as exc:
+            _errors(request, exc, form)
+        else:
+            messages.success(request, _("已登记还款 %(amount)s 元") % {"amount": d["amount"]})
+            return redirect("loans:detail", loan_id)
+    loan = selectors.loan_get_for(request.user, loan_id)
+    return render(request, "loans/detail.html", _loan_context(request, loan, repay_form=form), status=400)
+
+
+@login_required
+@require_POST
+def attempt_add(request, loan_id: int):
+    loan = selectors.loan_get_for(request.user, loan_id)
+    task = get_object_or_404(CollectionTask, loan=loan, status=CollectionTask.Status.OPEN)
+    form = AttemptForm(request.POST)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.collection_attempt_record(
+                by=request.user,
+                task=task,
+                way=d["way"],
+                result=d["result"],
+                note=d["note"],
+                promise_on=d["promise_on"],
+                promise_amount=d["promise_amount"],
+            )
+        except ValidationError as exc:
+            _errors(request, exc, form)
+        else:
+            messages.success(request, _("催收记录已保存"))
+            return redirect("loans:detail", loan_id)
+    return render(request, "loans/detail.html", _loan_context(request, loan, attempt_form=form), status=400)
+
+
+@login_required
+@require_POST
+def write_off(request, loan_id: int):
+    loan = selectors.loan_get_for(request.user, loan_id)
+    try:
+        services.loan_write_off(by=request.user, loan=loan, reason=request.POST.get("reason", ""))
+        messages.success(request, _("已核销"))
+    except ValidationError as exc:
+        _errors(request, exc)
+    return redirect("loans:detail", loan_id)
+
+
+@login_required
+@require_POST
+def fee_receive(request, loan_id: int):
+    loan = selectors.loan_get_for(request.user, loan_id)
+    try:
+        services.service_fee_receive(by=request.user, loan=loan, amount=request.POST.get("amount", ""))
+        messages.success(request, _("已登记服务费收款"))
+    except ValidationError as exc:
+        _errors(request, exc)
+    return redirect("loans:detail", loan_id)
+
+
+def disburse_form_for(application, data=None) -> DisburseForm | None:
+    """The 放款 form on the application page (None when the product has no loan terms)."""
+    terms = LoanTerms.objects.filter(product=application.product).first()
+    if terms is None:
+        return None
+    # The rate approved at the decision, else the product's lowest: finance checks it against the contract.
+    rate = (
+        application.approved_rate
+        if application.approved_rate is not None
+        else application.product.annual_rate_min
+    )
+    return DisburseForm(
+        data,
+        methods=terms.methods,
+        initial={
+            "principal": f"{application.approved_amount or application.amount:.2f}",
+            "annual_rate": f"{rate}%" if rate is not None else "",
+            "months": application.approved_term_months or application.term_months,
+            "disbursed_on": timezone.localdate(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def disburse(request, application_id: int):
+    application = application_get_for(request.user, application_id)
+    form = disburse_form_for(application, request.POST)
+    if form is None:
+        messages.error(request, _("产品“%(p)s”还没有设置资金方和贷款条款") % {"p": application.product})
+        return redirect("intake:detail", application_id)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            loan = services.loan_disburse(
+                by=request.user,
+                application=application,
+                comment=d["comment"],
+                contract_no=d["contract_no"],
+                principal=d["principal"],
+                annual_rate=d["annual_rate"],
+                months=d["months"],
+                method=d["method"],
+                disbursed_on=d["disbursed_on"],
+            )
+        except ValidationError as exc:
+            _errors(request, exc, form)
+        else:
+            messages.success(request, _("已放款，贷款 %(no)s 的还款计划已生成") % {"no": loan.loan_no})
+            return redirect("loans:detail", loan.pk)
+    from loancrm.intake.views import _detail_context
+
+    ctx = _detail_context(request, application)
+    ctx["disburse_form"] = form
+    return render(request, "intake/detail.html", ctx, status=400)
+
+
+@login_required
+def collection(request):
+    require_perm(request.user, Perm.COLLECTION_WORK, path=request.path)
+    team = request.GET.get("team") == "1" and request.user.data_scope in (DataScope.DEPARTMENT, DataScope.ALL)
+    tasks = selectors.collection_tasks_for(request.user, team=team)
+    return render(
+        request,
+        "loans/collection.html",
+        {
+            "tasks": tasks[:200],
+            "team": team,
+            "promises": selectors.promises_due(request.user),
+            "today": timezone.localdate(),
+            "buckets": {b.code: b.label for b in OverdueBucket.objects.all()},
+        },
+    )
