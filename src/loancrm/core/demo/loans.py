@@ -49,3 +49,50 @@ def ensure_loan_terms(products: dict) -> None:
                     "service_fee_payer": payer,
                 },
             )
+
+
+def ensure_loans(*, seed: int = 2026) -> int:
+    """The demo applications waiting at 审批决策 are approved and disbursed some weeks ago: one is paid
+    on time, one is partly paid, one is 45+ days late (M2) — so 贷款 and 催收 have something to show."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from loancrm.intake import services as intake
+    from loancrm.intake.models import LoanApplication
+    from loancrm.loans import services as loans
+    from loancrm.loans.models import Loan
+
+    if Loan.objects.exists():
+        return 0
+    today = timezone.localdate()
+    plans = [(100, "paid"), (80, "partial"), (76, "late")]  # days since 放款, then what the customer did
+    apps = list(LoanApplication.objects.filter(node__code="decision").order_by("id")[: len(plans)])
+    made = 0
+    for app, (days_ago, behaviour) in zip(apps, plans, strict=False):
+        while app.node and app.node.code in ("decision", "contract"):
+            for task in list(app.tasks.filter(status="open", visit=app.visit)):
+                data = {"approved_rate": "7.2"} if app.node.code == "decision" else {}
+                app = intake.application_act(by=task.assignee, application=app, action="submit", data=data)
+        finance = app.handler
+        loan = loans.loan_disburse(
+            by=finance,
+            application=app,
+            contract_no=f"NXB-{today:%Y}-{app.pk:04d}",
+            annual_rate="7.2%",
+            method="annuity",
+            disbursed_on=today - timedelta(days=days_ago),
+        )
+        rows = list(loan.installments.order_by("period"))
+        due = [r for r in rows if r.due_date <= today]
+        if behaviour == "paid":
+            for r in due:
+                loans.repayment_record(by=finance, loan=loan, amount=r.payment_due, paid_on=r.due_date)
+        elif behaviour == "partial" and due:
+            loans.repayment_record(by=finance, loan=loan, amount=due[0].payment_due, paid_on=due[0].due_date)
+            if len(due) > 1:
+                half = (due[1].payment_due / 2).quantize(due[1].payment_due)
+                loans.repayment_record(by=finance, loan=loan, amount=half, paid_on=due[1].due_date)
+        loans.loan_assess(loan=loan)
+        made += 1
+    return made

@@ -7,6 +7,7 @@ from loancrm.audit.models import Action
 from loancrm.audit.services import audit_record
 from loancrm.core.demo.customers import ensure_customers
 from loancrm.core.demo.intake import ensure_applications, ensure_products
+from loancrm.core.demo.loans import ensure_loan_terms, ensure_loans
 from loancrm.core.demo.org import USERS, ensure_org
 from loancrm.intake.services import ensure_default_workflow
 
@@ -35,17 +36,25 @@ class Command(BaseCommand):
 
         created = ensure_customers(customers, seed, progress=progress)
         ensure_default_workflow()
-        ensure_products()
+        products = ensure_products()
+        ensure_loan_terms(products)
         applications = ensure_applications(users, seed=seed)
+        loans = ensure_loans(seed=seed)
         elapsed = time.perf_counter() - t0
         audit_record(
             action=Action.DEMO_DATA,
             actor_username="cli",
-            extra={"customers": customers, "created": created, "applications": applications, "seed": seed},
+            extra={
+                "customers": customers,
+                "created": created,
+                "applications": applications,
+                "loans": loans,
+                "seed": seed,
+            },
         )
         self.stdout.write(
             self.style.SUCCESS(
-                f"演示数据就绪：新建客户 {created:,} 位、进件 {applications} 笔，用时 {elapsed:.1f} 秒"
+                f"演示数据就绪：新建客户 {created:,} 位、进件 {applications} 笔、贷款 {loans} 笔，用时 {elapsed:.1f} 秒"
             )
         )
         self.stdout.write(f"演示账户（密码均为 {password}）：")
