@@ -85,8 +85,13 @@ def test_demo_data_is_idempotent_and_deterministic(db, capsys):
     out = capsys.readouterr().out
     assert "sales1" in out and "auditor1" in out
     from loancrm.intake.models import LoanApplication
+    from loancrm.loans.models import Allocation, Loan, Repayment
 
-    LoanApplication.objects.all().delete()  # they hold their customers (PROTECT)
+    # Loans, their ledger and applications hold their customers (PROTECT): clear them first.
+    Allocation.objects.all().delete()
+    Repayment.objects.all().delete()
+    Loan.objects.all().delete()
+    LoanApplication.objects.all().delete()
     Customer.objects.all().delete()
     call_command("demo_data", customers=30, seed=5, password="Demo#pass2026")
     again = list(Customer.objects.order_by("id").values_list("name", "phone", "owner__username"))
