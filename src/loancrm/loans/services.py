@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -116,6 +116,40 @@ def _write_schedule(
     )
 
 
+def _annual_rate(value: Any, product) -> Decimal:
+    """The annual rate as a fraction: 0.0435, 4.35 and "4.35%" all mean 4.35 %. It must fit the stored
+    six decimals (the schedule and every later recalculation use the stored rate) and the product's
+    range (annual_rate_min/max are percentages)."""
+    text = str(value if value is not None else "").strip()
+    try:
+        rate = Decimal(text.rstrip("%").strip())
+        if "%" in text or rate > 1:
+            rate = rate / 100  # 4.35 or 4.35% → 0.0435
+        exact = rate == rate.quantize(Decimal("0.000001"))
+    except ArithmeticError:  # InvalidOperation: not a number, NaN, Infinity
+        raise ValidationError({"annual_rate": [_("年利率格式不对，如 0.0435 或 4.35%")]}) from None
+    if rate < 0:
+        raise ValidationError({"annual_rate": [_("年利率不能为负数")]})
+    if not exact:
+        raise ValidationError({"annual_rate": [_("年利率最多精确到 0.0001%（小数 6 位）")]})
+    low, high = product.annual_rate_min, product.annual_rate_max
+    if (low is not None and rate * 100 < low) or (high is not None and rate * 100 > high):
+        raise ValidationError(
+            {
+                "annual_rate": [
+                    _("年利率 %(rate)s%% 不在产品“%(p)s”的范围 %(low)s%%–%(high)s%% 之内")
+                    % {
+                        "rate": f"{rate * 100:.2f}",
+                        "p": product,
+                        "low": f"{low:.2f}" if low is not None else "0.00",
+                        "high": f"{high:.2f}" if high is not None else "36.00",
+                    }
+                ]
+            }
+        )
+    return rate
+
+
 def loan_create(
     *,
     by: User,
@@ -131,28 +165,42 @@ def loan_create(
     require_perm(by, Perm.LOAN_DISBURSE)
     from loancrm.intake.models import ApplicationStatus
 
-    if application.status != ApplicationStatus.APPROVED:
-        raise ValidationError({"application": [_("只有已批准、尚未放款的申请才能登记放款")]})
+    # The existing loan first: once disbursed the application is no longer 已批准, and the clearer
+    # message is that it already has its loan.
     if Loan.objects.filter(application=application).exists():
         raise ValidationError({"application": [_("这笔申请已经登记过放款")]})
+    if application.status != ApplicationStatus.APPROVED:
+        raise ValidationError({"application": [_("只有已批准、尚未放款的申请才能登记放款")]})
     terms = LoanTerms.objects.filter(product=application.product).select_related("institution").first()
     if terms is None:
         raise ValidationError(
             {"product": [_("产品“%(p)s”还没有设置资金方和贷款条款") % {"p": application.product}]}
         )
     errors: dict[str, list[str]] = {}
-    if not (contract_no or "").strip():
+    contract_no = (contract_no or "").strip()
+    if not contract_no:
         errors["contract_no"] = [_("请填写合同编号")]
+    elif len(contract_no) > Loan._meta.get_field("contract_no").max_length:  # PostgreSQL would refuse it
+        errors["contract_no"] = [_("合同编号最多 60 个字符")]
     if terms.methods and method not in terms.methods:
         errors["method"] = [_("该产品不支持这种还款方式")]
     principal = _money(principal if principal not in (None, "") else application.approved_amount, "principal")
-    months = int(months or application.approved_term_months or application.term_months)
+    approved_amount = application.approved_amount or application.amount
+    if principal > approved_amount:
+        errors["principal"] = [_("放款金额不能超过批准额度 %(a)s 元") % {"a": f"{approved_amount:,.2f}"}]
+    if months in (None, ""):
+        months = application.approved_term_months or application.term_months
     try:
-        rate = Decimal(str(annual_rate).strip().rstrip("%"))
-        if "%" in str(annual_rate) or rate > 1:
-            rate = rate / 100  # 4.35 or 4.35% → 0.0435
-    except ArithmeticError:
-        errors["annual_rate"] = [_("年利率格式不对，如 0.0435 或 4.35%")]
+        months = int(months)
+    except (TypeError, ValueError):
+        errors["months"] = [_("期限请填写整数月数")]
+        months = 1
+    if isinstance(disbursed_on, date) and disbursed_on > timezone.localdate():
+        errors["disbursed_on"] = [_("放款日不能晚于今天")]
+    try:
+        rate = _annual_rate(annual_rate, application.product)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
         rate = Decimal("0")
     try:
         rows = schedules.schedule(
@@ -171,7 +219,7 @@ def loan_create(
             customer=application.customer,
             product=application.product,
             institution=terms.institution,
-            contract_no=contract_no.strip(),
+            contract_no=contract_no,
             principal=principal,
             annual_rate=rate,
             months=months,
@@ -207,15 +255,21 @@ def loan_create(
 
 def loan_disburse(*, by: User, application, comment: str = "", **loan_data) -> Loan:
     """放款: register the loan and pass the application's 放款 node, both or neither."""
-    from loancrm.intake.models import ApplicationTask, TaskStatus
+    from loancrm.intake.models import ApplicationStatus, ApplicationTask, LoanApplication, TaskStatus
     from loancrm.intake.services import application_act
 
+    # Checked here, outside the transaction, so that the refusal stays in the audit log.
+    require_perm(by, Perm.LOAN_DISBURSE)
+    application = LoanApplication.objects.select_related("node", "product").get(pk=application.pk)
     is_handler = ApplicationTask.objects.filter(
         application=application, visit=application.visit, assignee=by, status=TaskStatus.OPEN
     ).exists()
     if not is_handler:
         record_denial(by, "workflow.disbursement", path=f"application:{application.pk}:disburse")
         raise PermissionDenied(_("您不是放款节点的当前处理人"))
+    # The handler of an earlier node (合同签订) must not pass it by registering a loan.
+    if application.node is None or application.node.status_on_pass != ApplicationStatus.DISBURSED:
+        raise ValidationError({"application": [_("申请还没有到放款节点")]})
     with transaction.atomic():
         loan = loan_create(by=by, application=application, **loan_data)
         application_act(by=by, application=application, action="submit", comment=comment)
@@ -231,17 +285,40 @@ def open_installments(loan: Loan):
 # --- penalty, days past due, bucket ------------------------------------------------------------------
 
 
+def _penalty(
+    inst: RepaymentInstallment, rate: Decimal, as_of: date, payments: list[tuple[date, Decimal]]
+) -> Decimal:
+    """罚息 of one installment from its due date to ``as_of``: for each stretch of days over which its
+    principal left did not change, round(principal left × daily rate × days, 2) half up. ``payments``
+    are the (paid_on, amount) of the principal paid on it; a payment on day d counts from day d."""
+    left = inst.principal_due - sum((a for on, a in payments if on <= inst.due_date), ZERO)
+    total, start = ZERO, inst.due_date
+    for on, amount in sorted(p for p in payments if inst.due_date < p[0] < as_of):
+        total += (left * rate * (on - start).days).quantize(CENT, rounding=ROUND_HALF_UP)
+        left, start = left - amount, on
+    return total + (left * rate * max((as_of - start).days, 0)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def _accrue_penalty(loan: Loan, as_of: date) -> None:
-    """罚息 on overdue principal, day by day since it fell due (or since the last assessment)."""
-    for inst in open_installments(loan).filter(due_date__lt=as_of):
-        start = inst.penalty_through or inst.due_date
-        days = (as_of - start).days
-        if days <= 0 or inst.principal_left <= 0:
-            continue
-        add = (inst.principal_left * loan.penalty_daily_rate * days).quantize(CENT, rounding=ROUND_HALF_UP)
-        inst.penalty_accrued += add
-        inst.penalty_through = as_of
-        inst.save(update_fields=["penalty_accrued", "penalty_through"])
+    """罚息 on overdue principal through ``as_of``, recomputed from the payments rather than added to:
+    the nightly run rounds nothing day by day (45 daily roundings of 2418.57 × 0.0005 would give 54.45,
+    not 54.42), assessing twice counts nothing twice, and a payment entered after the night's run
+    stops the penalty on its own date."""
+    # Also the rows assessed before: a payment dated before the night's run recomputes them to its date.
+    late = list(open_installments(loan).filter(Q(due_date__lt=as_of) | Q(penalty_through__isnull=False)))
+    if not late:
+        return
+    payments: dict[int, list[tuple[date, Decimal]]] = {r.pk: [] for r in late}
+    for inst_id, on, amount in Allocation.objects.filter(
+        installment__in=late, component=Allocation.Component.PRINCIPAL
+    ).values_list("installment_id", "repayment__paid_on", "amount"):
+        payments[inst_id].append((on, amount))
+    for inst in late:
+        # An assessment dated before a recorded payment cannot take back penalty already paid.
+        accrued = max(_penalty(inst, loan.penalty_daily_rate, as_of, payments[inst.pk]), inst.penalty_paid)
+        if (accrued, as_of) != (inst.penalty_accrued, inst.penalty_through):
+            inst.penalty_accrued, inst.penalty_through = accrued, as_of
+            inst.save(update_fields=["penalty_accrued", "penalty_through"])
 
 
 def _refresh_state(loan: Loan, as_of: date) -> None:
@@ -257,7 +334,9 @@ def _refresh_state(loan: Loan, as_of: date) -> None:
     loan.assessed_on = as_of
     if loan.status != LoanStatus.WRITTEN_OFF:
         if not open_rows:
-            loan.status, loan.settled_on = LoanStatus.SETTLED, loan.settled_on or as_of
+            # Settled on the day of the last payment, not on the day it was entered.
+            last_paid = loan.installments.aggregate(d=Max("paid_on"))["d"]
+            loan.status, loan.settled_on = LoanStatus.SETTLED, loan.settled_on or last_paid or as_of
         else:
             loan.status = LoanStatus.OVERDUE if loan.days_past_due > 0 else LoanStatus.NORMAL
     loan.save(
@@ -319,12 +398,24 @@ def _close_if_paid(inst: RepaymentInstallment, on: date) -> None:
         inst.status = InstallmentStatus.PARTIAL
 
 
+def allocation_order(loan: Loan) -> list[str]:
+    """The loan's order, completed with the components it does not name (in the default order) and
+    without unknown ones: an order of just ["principal"] must still pay the interest and 罚息 of a due
+    installment before any money goes to the next one."""
+    named = [c for c in (loan.allocation_order or []) if c in DEFAULT_ALLOCATION]
+    return list(dict.fromkeys(named + DEFAULT_ALLOCATION))
+
+
 def repayment_record(
     *, by: User, loan: Loan, amount: Any, paid_on: date, kind: str = Repayment.Kind.REGULAR, note: str = ""
 ) -> Repayment:
     """Record a payment and allocate it: installments oldest first, within each by the loan's order
     (default 罚息 → 利息 → 本金). Money beyond what is due repays the next installments in order; an
-    early repayment (提前还款) puts it on principal and recalculates the rest of the schedule."""
+    early repayment (提前还款) puts it on principal and recalculates the rest of the schedule.
+
+    An installment already paid in part ahead of its due date (``started``) is finished by an early
+    repayment before anything goes to principal, and is kept as it is: the recalculated schedule starts
+    after it, so that period's interest is never charged twice."""
     require_perm(by, Perm.REPAYMENT_RECORD)
     amount = _money(amount, "amount")
     if kind not in Repayment.Kind.values:
@@ -339,13 +430,22 @@ def repayment_record(
             )
         if paid_on < loan.disbursed_on:
             raise ValidationError({"paid_on": [_("还款日不能早于放款日 %(d)s") % {"d": loan.disbursed_on}]})
+        # Payments are allocated in date order: one dated before the last recorded would have been
+        # owed less 罚息 and a different installment than the money already allocated after it.
+        last = loan.repayments.order_by("-paid_on").values_list("paid_on", flat=True).first()
+        if last and paid_on < last:
+            raise ValidationError(
+                {"paid_on": [_("还款日不能早于上一笔还款的日期 %(d)s") % {"d": last}]}
+            )  # fmt: skip
         _accrue_penalty(loan, paid_on)
         rows = list(open_installments(loan))
         due = [r for r in rows if r.due_date <= paid_on]
+        future = [r for r in rows if r.due_date > paid_on]
+        started = [r for r in future if r.principal_paid or r.interest_paid]
+        untouched = [r for r in future if r not in started]
         total_due = sum((r.principal_left + r.interest_left + r.penalty_left for r in due), ZERO)
-        outstanding = sum((r.principal_left for r in rows), ZERO) + sum(
-            (r.interest_left + r.penalty_left for r in due), ZERO
-        )
+        first_due = total_due + sum((r.principal_left + r.interest_left for r in started), ZERO)
+        outstanding = first_due + sum((r.principal_left for r in untouched), ZERO)
         if kind == Repayment.Kind.EARLY_FULL and amount != outstanding:
             raise ValidationError(
                 {
@@ -355,16 +455,15 @@ def repayment_record(
                     ]
                 }
             )
-        if kind == Repayment.Kind.EARLY_PARTIAL and amount <= total_due:
+        if kind == Repayment.Kind.EARLY_PARTIAL and amount <= first_due:
             raise ValidationError(
                 {
                     "amount": [
                         _("提前还款须先还清已到期的 %(due)s 元，超出部分才用于提前还本")
-                        % {"due": f"{total_due:,.2f}"}
+                        % {"due": f"{first_due:,.2f}"}
                     ]
                 }
             )
-        future = [r for r in rows if r.due_date > paid_on]
         ceiling = (
             outstanding
             if kind != Repayment.Kind.REGULAR
@@ -380,7 +479,7 @@ def repayment_record(
         )
         left = amount
         allocations: list[Allocation] = []
-        order = loan.allocation_order or DEFAULT_ALLOCATION
+        order = allocation_order(loan)
 
         def allocate(inst, components):
             nonlocal left
@@ -394,37 +493,41 @@ def repayment_record(
 
         for inst in due:
             allocate(inst, order)
-        if kind == Repayment.Kind.REGULAR:
-            for inst in future:  # paying ahead: the next installments, interest before principal
-                allocate(inst, ["interest", "principal"])
+        # Paying ahead: the next installments, interest before principal (for an early repayment only
+        # the ones already started, the rest is principal below).
+        for inst in future if kind == Repayment.Kind.REGULAR else started:
+            allocate(inst, ["interest", "principal"])
         for inst in rows:
             _close_if_paid(inst, paid_on)
             inst.save()
         if kind != Repayment.Kind.REGULAR:
             # 提前还款: the rest is principal, on a row of its own; the future is recalculated.
-            prepay = RepaymentInstallment.objects.create(
-                loan=loan,
-                period=max([r.period for r in due], default=0),
-                due_date=paid_on,
-                principal_due=left,
-                interest_due=ZERO,
-                payment_due=left,
-                balance_after=ZERO,
-                principal_paid=left,
-                status=InstallmentStatus.PAID,
-                paid_on=paid_on,
-                is_prepayment=True,
-                version=_next_version(loan),
-            )
-            allocations.append(
-                Allocation(repayment=repayment, installment=prepay, component="principal", amount=left)
-            )
-            left = ZERO
-            _recalculate(loan, future, prepay.version)
+            version = _next_version(loan)
+            if left > 0:
+                prepay = RepaymentInstallment.objects.create(
+                    loan=loan,
+                    period=max([r.period for r in due + started], default=0),
+                    due_date=paid_on,
+                    principal_due=left,
+                    interest_due=ZERO,
+                    payment_due=left,
+                    balance_after=ZERO,
+                    principal_paid=left,
+                    status=InstallmentStatus.PAID,
+                    paid_on=paid_on,
+                    is_prepayment=True,
+                    version=version,
+                )
+                allocations.append(
+                    Allocation(repayment=repayment, installment=prepay, component="principal", amount=left)
+                )
+                left = ZERO
+            _recalculate(loan, untouched, version, paid_on)
         if left != 0:  # the ceiling above guarantees every yuan found a place
             raise AssertionError(f"unallocated {left}")
         Allocation.objects.bulk_create(allocations)
         today = timezone.localdate()
+        _accrue_penalty(loan, today)  # what is still late keeps accruing from paid_on to today
         _refresh_state(loan, today)
         _sync_collection(loan, today)
         audit_record(
@@ -440,28 +543,27 @@ def _next_version(loan: Loan) -> int:
     return (loan.installments.order_by("-version").values_list("version", flat=True).first() or 1) + 1
 
 
-def _recalculate(loan: Loan, future: list[RepaymentInstallment], version: int) -> None:
-    """After an early repayment the installments not yet due are replaced by a new schedule on the
-    remaining principal, on the same due dates: as many periods with a smaller payment (减少月供), or
-    fewer periods with no larger payment (缩短期限, annuity only)."""
-    for r in future:
-        if r.principal_paid or r.interest_paid:  # paid ahead earlier: keep what was paid, drop the rest
-            r.principal_due, r.interest_due = r.principal_paid, r.interest_paid
-            r.payment_due = r.principal_paid + r.interest_paid
-            r.status, r.paid_on = InstallmentStatus.PAID, r.paid_on or timezone.localdate()
-        else:
-            r.status = InstallmentStatus.CANCELLED
-        r.save()
+def _recalculate(loan: Loan, untouched: list[RepaymentInstallment], version: int, paid_on: date) -> None:
+    """After an early repayment the installments not yet due (and not started) are replaced by a new
+    schedule on the remaining principal, on the same due dates: as many periods with a smaller payment
+    (减少月供), or fewer periods with no larger payment (缩短期限, annuity only)."""
+    for r in untouched:
+        r.status = InstallmentStatus.CANCELLED
+        r.save(update_fields=["status"])
     paid = loan.installments.aggregate(s=Sum("principal_paid"))["s"] or ZERO
     remaining = loan.principal - paid
-    if remaining <= 0 or not future:
+    if remaining <= 0 or not untouched:
         return
-    first = min(r.period for r in future)
-    months_left = len(future)
-    if loan.prepayment == LoanTerms.Prepayment.SHORTEN_TERM and loan.method == "annuity" and months_left > 1:
-        months_left = _months_for_payment(
-            remaining, loan.annual_rate, future[0].payment_due or remaining, months_left
+    first = untouched[0].period
+    old_payment = untouched[0].payment_due
+    months_left = len(untouched)
+    if loan.method == "bullet":
+        _write_schedule(
+            loan, [_bullet_after_prepayment(loan, untouched[0], remaining, paid_on)], version=version
         )
+        return
+    if loan.prepayment == LoanTerms.Prepayment.SHORTEN_TERM and loan.method == "annuity" and months_left > 1:
+        months_left = _months_for_payment(remaining, loan.annual_rate, old_payment or remaining, months_left)
     rows = schedules.schedule(
         principal=remaining,
         annual_rate=loan.annual_rate,
@@ -472,6 +574,26 @@ def _recalculate(loan: Loan, future: list[RepaymentInstallment], version: int) -
     # Due dates stay on the original grid (k months after 放款日), never drifting from a short month.
     rows = [replace(r, due_date=schedules.add_months(loan.disbursed_on, r.period + first - 1)) for r in rows]
     _write_schedule(loan, rows, version=version, period_offset=first - 1)
+
+
+def _bullet_after_prepayment(
+    loan: Loan, old: RepaymentInstallment, remaining: Decimal, paid_on: date
+) -> schedules.Installment:
+    """到期一次还本付息 after an early partial repayment: still one installment on the same date; its
+    interest keeps what accrued on the old balance and drops the prepaid principal's interest for the
+    months from the current one to maturity (the same rule as the other methods, whose first
+    recalculated period charges interest on the new balance). A one-month schedule would charge a
+    single month's interest on the rest."""
+    months_left = sum(
+        1 for k in range(1, loan.months + 1) if schedules.add_months(loan.disbursed_on, k) > paid_on
+    )
+    prepaid = old.principal_due - remaining
+    saved = (prepaid * loan.annual_rate * months_left / 12).quantize(CENT, rounding=ROUND_HALF_UP)
+    interest = max(old.interest_due - saved, ZERO)
+    return schedules.Installment(
+        period=old.period, due_date=old.due_date, principal=remaining, interest=interest,
+        payment=remaining + interest, balance=ZERO,
+    )  # fmt: skip
 
 
 def _months_for_payment(principal: Decimal, annual_rate: Decimal, payment: Decimal, at_most: int) -> int:
