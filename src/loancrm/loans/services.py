@@ -614,6 +614,8 @@ def loan_write_off(*, by: User, loan: Loan, reason: str) -> Loan:
         raise ValidationError({"reason": [_("核销必须填写原因和审批依据")]})
     with transaction.atomic():
         loan = Loan.objects.select_for_update().get(pk=loan.pk)
+        if loan.status in (LoanStatus.SETTLED, LoanStatus.WRITTEN_OFF):
+            raise ValidationError({"reason": [_("贷款已%(s)s，不能核销") % {"s": loan.get_status_display()}]})
         if loan.bucket != "M3+":
             raise ValidationError({"reason": [_("只有 M3+（逾期 60 天以上）的贷款可以核销")]})
         loan.status, loan.written_off_on = LoanStatus.WRITTEN_OFF, timezone.localdate()
@@ -695,11 +697,11 @@ def _sync_collection(loan: Loan, as_of: date) -> None:
     assignee = _collector_for(loan)
     if assignee is None:
         return
-    if task:  # escalation (升级): a worse bucket goes to the next collector
+    if task:  # escalation (升级): a worse bucket goes to the next collector, a better one back
         task.status, task.closed_at, task.close_reason = (
             CollectionTask.Status.CLOSED,
             timezone.now(),
-            _("账龄升级为 %(b)s") % {"b": loan.bucket},
+            _("账龄变为 %(b)s") % {"b": loan.bucket},  # worse (升级) or, after a partial payment, better
         )
         task.save()
     CollectionTask.objects.create(loan=loan, assignee=assignee, bucket=loan.bucket, next_action_on=as_of)
@@ -716,16 +718,25 @@ def collection_attempt_record(
     promise_on: date | None = None, promise_amount: Any = None,
 ) -> CollectionAttempt:  # fmt: skip
     """A contact attempt; a phone call, SMS or visit only between 08:00 and 21:00 (行业催收自律公约)."""
-    require_perm(by, Perm.COLLECTION_WORK)
-    if task.assignee_id != by.pk and not by.has_perm_code(Perm.CUSTOMER_ASSIGN):
-        record_denial(by, Perm.COLLECTION_WORK, path=f"collection:{task.pk}")
-        raise PermissionDenied
+    from loancrm.accounts.scope import scope_queryset
+
+    task = CollectionTask.objects.select_related("loan").get(pk=task.pk)  # its status now, not the caller's
+    # The assignee works their own task even without 催收作业: an M1 task goes to the loan's salesperson,
+    # whose role does not hold it. Anyone else needs 催收作业 and 分配 (a manager) and the loan in scope.
+    if not (task.assignee_id == by.pk and by.is_active):
+        require_perm(by, Perm.COLLECTION_WORK, path=f"collection:{task.pk}")
+        in_scope = scope_queryset(by, Loan.objects.filter(pk=task.loan_id)).exists()
+        if not (by.has_perm_code(Perm.CUSTOMER_ASSIGN) and in_scope):
+            record_denial(by, Perm.COLLECTION_WORK, path=f"collection:{task.pk}")
+            raise PermissionDenied(_("这不是您的催收任务"))
+    if task.status != CollectionTask.Status.OPEN:
+        raise ValidationError({"task": [_("催收任务已结束，不能再登记催收记录")]})
     at = at or timezone.now()
     start, end = contact_window()
     hour = timezone.localtime(at).hour
     if way != CollectionAttempt.Way.LETTER and not start <= hour < end:
         raise ValidationError(
-            {"at": [_("只能在 %(a)s:00 至 %(b)s:00 之间联系客户") % {"a": start, "b": end}]}
+            {"at": [_("只能在 %(a)s 至 %(b)s 之间联系客户") % {"a": f"{start:02d}:00", "b": f"{end:02d}:00"}]}
         )
     if way not in CollectionAttempt.Way.values or result not in CollectionAttempt.Result.values:
         raise ValidationError({"way": [_("请选择联系方式和结果")]})
@@ -756,10 +767,13 @@ def promises_check(*, as_of: date | None = None) -> int:
     for p in PromiseToPay.objects.filter(
         status=PromiseToPay.Status.OPEN, promised_on__lt=as_of
     ).select_related("task"):
+        # Paid from the (local) day of the promise up to the day promised: a later payment is late.
         paid = (
-            Repayment.objects.filter(loan_id=p.task.loan_id, paid_on__gte=p.created_at.date()).aggregate(
-                s=Sum("amount")
-            )["s"]
+            Repayment.objects.filter(
+                loan_id=p.task.loan_id,
+                paid_on__gte=timezone.localdate(p.created_at),
+                paid_on__lte=p.promised_on,
+            ).aggregate(s=Sum("amount"))["s"]
             or ZERO
         )
         p.status = PromiseToPay.Status.KEPT if paid >= p.amount else PromiseToPay.Status.BROKEN
