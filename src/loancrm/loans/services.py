@@ -116,10 +116,9 @@ def _write_schedule(
     )
 
 
-def _annual_rate(value: Any, product) -> Decimal:
+def _annual_rate(value: Any) -> Decimal:
     """The annual rate as a fraction: 0.0435, 4.35 and "4.35%" all mean 4.35 %. It must fit the stored
-    six decimals (the schedule and every later recalculation use the stored rate) and the product's
-    range (annual_rate_min/max are percentages)."""
+    six decimals: the schedule and every later recalculation use the stored rate."""
     text = str(value if value is not None else "").strip()
     try:
         rate = Decimal(text.rstrip("%").strip())
@@ -132,21 +131,6 @@ def _annual_rate(value: Any, product) -> Decimal:
         raise ValidationError({"annual_rate": [_("年利率不能为负数")]})
     if not exact:
         raise ValidationError({"annual_rate": [_("年利率最多精确到 0.0001%（小数 6 位）")]})
-    low, high = product.annual_rate_min, product.annual_rate_max
-    if (low is not None and rate * 100 < low) or (high is not None and rate * 100 > high):
-        raise ValidationError(
-            {
-                "annual_rate": [
-                    _("年利率 %(rate)s%% 不在产品“%(p)s”的范围 %(low)s%%–%(high)s%% 之内")
-                    % {
-                        "rate": f"{rate * 100:.2f}",
-                        "p": product,
-                        "low": f"{low:.2f}" if low is not None else "0.00",
-                        "high": f"{high:.2f}" if high is not None else "36.00",
-                    }
-                ]
-            }
-        )
     return rate
 
 
@@ -198,7 +182,7 @@ def loan_create(
     if isinstance(disbursed_on, date) and disbursed_on > timezone.localdate():
         errors["disbursed_on"] = [_("放款日不能晚于今天")]
     try:
-        rate = _annual_rate(annual_rate, application.product)
+        rate = _annual_rate(annual_rate)
     except ValidationError as exc:
         errors.update(exc.message_dict)
         rate = Decimal("0")
