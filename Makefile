@@ -8,6 +8,7 @@ DEMO_PASSWORD ?= Demo@2026
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export LOANCRM_DATA_DIR ?= $(CURDIR)/var
+export LOANCRM_PUBLIC_URL ?= http://$(HOST):$(PORT)
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/loancrm
 
 .PHONY: install system-deps demo serve test test-sqlite test-postgres lint bench clean

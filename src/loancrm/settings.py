@@ -8,6 +8,9 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+# The address customers reach this server at: links in SMS/e-mail notices (upload, survey) start with it.
+PUBLIC_BASE_URL = os.environ.get("LOANCRM_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # onnxruntime (the offline OCR) reports telemetry unless told not to: this product never calls out.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 

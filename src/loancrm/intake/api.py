@@ -352,6 +352,21 @@ class MaterialSerializer(serializers.Serializer):
     review = serializers.CharField()
     ocr = serializers.JSONField()
 
+    def to_representation(self, instance):
+        from loancrm.customers.selectors import can_reveal
+
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        reveal = bool(request and can_reveal(request.user))
+        ocr = data.get("ocr") or {}
+        if not reveal and ocr.get("fields"):
+            # As on the customer page: ID and card numbers masked unless the role may reveal them.
+            ocr = {**ocr, "lines": [], "fields": [
+                {**f, "value": services.ocr_display_value(f["key"], f["value"], reveal=False)} for f in ocr["fields"]
+            ]}  # fmt: skip
+            data["ocr"] = ocr
+        return data
+
 
 class ApplicationMaterials(APIView):
     """Upload a material (JPG/PNG/PDF…) to the application; ID card, bank card and licence photos are
@@ -378,9 +393,15 @@ class ApplicationMaterials(APIView):
         except DjangoValidationError as exc:
             _raise_400(exc)
         # OCR runs in the worker: `ocr` is {"status": "pending"} until GET shows the result.
-        return Response(MaterialSerializer(material).data, status=status.HTTP_201_CREATED)
+        return Response(
+            MaterialSerializer(material, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(responses={200: MaterialSerializer(many=True)})
     def get(self, request, pk: int):
         application = selectors.application_get_for(request.user, pk)
-        return Response(MaterialSerializer(selectors.application_materials(application), many=True).data)
+        return Response(
+            MaterialSerializer(
+                selectors.application_materials(application), many=True, context={"request": request}
+            ).data
+        )

@@ -108,10 +108,23 @@ class ProductForm(StyledFormMixin, forms.ModelForm):
             "is_active",
         ]
 
+    def clean(self):
+        data = super().clean()
+        for low, high, field in (
+            ("min_amount", "max_amount", "max_amount"),
+            ("min_term_months", "max_term_months", "max_term_months"),
+            ("annual_rate_min", "annual_rate_max", "annual_rate_max"),
+        ):
+            a, b = data.get(low), data.get(high)
+            if a is not None and b is not None and a > b:
+                self.add_error(field, _("上限不能低于下限"))
+        return data
+
 
 class RequirementForm(StyledFormMixin, forms.Form):
-    customer_type = forms.ChoiceField(label=_("客户类型"), choices=CUSTOMER_TYPES)
-    kind = forms.ChoiceField(label=_("材料"), choices=MaterialKind.choices)
+    # A blank row posts the initials below and an empty 材料: it is not a change and is skipped.
+    customer_type = forms.ChoiceField(label=_("客户类型"), choices=CUSTOMER_TYPES, initial="individual")
+    kind = forms.ChoiceField(label=_("材料"), choices=[("", "—"), *MaterialKind.choices], required=False)
     required = forms.BooleanField(label=_("必需"), required=False, initial=True)
     note = forms.CharField(label=_("要求说明"), max_length=200, required=False)
 
@@ -127,7 +140,10 @@ class NodeForm(StyledFormMixin, forms.Form):
     order = forms.IntegerField(label=_("顺序"), min_value=0, max_value=999)
     code = forms.SlugField(label=_("节点代码"), max_length=40)
     name = forms.CharField(label=_("节点名称"), max_length=60)
-    handler_type = forms.ChoiceField(label=_("处理人"), choices=HandlerType.choices)
+    # Initials equal to what a blank card posts: an untouched "new node" card is not a change.
+    handler_type = forms.ChoiceField(
+        label=_("处理人"), choices=HandlerType.choices, initial=HandlerType.OWNER
+    )
     handler_roles = forms.MultipleChoiceField(
         label=_("处理角色"),
         choices=_role_choices,
@@ -135,7 +151,7 @@ class NodeForm(StyledFormMixin, forms.Form):
         widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
     handler_users = forms.CharField(label=_("指定处理人（用户名，逗号分隔）"), required=False, max_length=500)
-    sign_off = forms.ChoiceField(label=_("签批方式"), choices=SignOff.choices)
+    sign_off = forms.ChoiceField(label=_("签批方式"), choices=SignOff.choices, initial=SignOff.SINGLE)
     sla_hours = forms.IntegerField(label=_("时限（小时）"), min_value=1, max_value=24 * 365)
     required_fields = forms.MultipleChoiceField(
         label=_("必填字段"),
@@ -156,7 +172,12 @@ class NodeForm(StyledFormMixin, forms.Form):
     skip_op = forms.ChoiceField(
         label=_("比较"), choices=[("", "—"), *workflow.CONDITION_OPS.items()], required=False
     )
-    skip_value = forms.CharField(label=_("值"), required=False, max_length=100)
+    skip_value = forms.CharField(
+        label=_("值"),
+        required=False,
+        max_length=100,
+        help_text=_("征信等级填 good / normal / poor；金额填数字"),
+    )
     skip_field2 = forms.ChoiceField(
         label=_("且 条件 2"),
         choices=[("", "—"), *[(k, v[0]) for k, v in workflow.CONDITION_FIELDS.items()]],

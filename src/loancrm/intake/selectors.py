@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from loancrm.accounts.models import User
 from loancrm.accounts.permissions import Perm
-from loancrm.accounts.scope import scope_queryset, users_in_scope
+from loancrm.accounts.scope import scope_queryset
 
 from . import workflow
 from .models import (
@@ -83,12 +83,12 @@ def application_list(user: User, filters: ApplicationFilters | None = None) -> Q
 
 
 def tasks_for(user: User, *, team: bool = False) -> QuerySet[ApplicationTask]:
-    """Open to-dos (我的待办): the user's own, or with `team` everyone's the user may see."""
+    """Open to-dos (我的待办): the user's own, or with `team` every open task on the applications the
+    user may see — the team's own and the 风控/审批/财务 steps waiting on them."""
     qs = ApplicationTask.objects.filter(status=TaskStatus.OPEN).select_related(
         "application", "application__customer", "application__product", "node", "assignee"
     )
     if team:
-        qs = qs.filter(assignee__in=users_in_scope(user))
         qs = qs.filter(application__in=applications_visible_to(user).values("pk"))
     else:
         qs = qs.filter(assignee=user)

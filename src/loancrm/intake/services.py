@@ -145,6 +145,30 @@ def _least_loaded(users: list[User], load: dict[int, int]) -> User:
     return min(users, key=lambda u: (load.get(u.pk, 0), u.username))
 
 
+def can_handle(user: User, node: WorkflowNode, application: LoanApplication) -> bool:
+    """Whether this user may hold a task of this node for this application — the rule for 转交 too.
+
+    They must be active and see the application, qualify as the node's handler (the salesperson, a
+    listed role or a named user), hold the permission the node's decision needs (审批决策 intake.approve,
+    放款 loan.disburse), and, at the approval decision, not be the application's own salesperson.
+    """
+    if not user.is_active or not _can_see(user, application):
+        return False
+    if node.handler_type == HandlerType.OWNER:
+        if not (user.has_perm_code(Perm.INTAKE_CREATE) and user.has_perm_code(Perm.CUSTOMER_EDIT)):
+            return False
+    elif node.handler_type == HandlerType.ROLES:
+        if user.role is None or user.role.code not in node.handler_roles:
+            return False
+    elif user.username not in node.handler_users:
+        return False
+    if node.status_on_pass == ApplicationStatus.APPROVED:
+        return user.has_perm_code(Perm.INTAKE_APPROVE) and user.pk != application.owner_id
+    if node.status_on_pass == ApplicationStatus.DISBURSED:
+        return user.has_perm_code(Perm.LOAN_DISBURSE)
+    return True
+
+
 def node_assignees(node: WorkflowNode, application: LoanApplication) -> list[User]:
     """Who must act on this node for this application (one, or each approver of a sign-off)."""
     if node.handler_type == HandlerType.OWNER:
@@ -231,6 +255,10 @@ def _finish(application: LoanApplication, status: str, now) -> None:
     application.sla_due_at = None
     application.node_entered_at = None
     application.closed_at = now
+    # Nothing more is uploaded to a finished application: its upload links stop working.
+    CustomerLink.objects.filter(
+        application=application, purpose=CustomerLink.Purpose.UPLOAD, revoked_at__isnull=True
+    ).update(revoked_at=now)
 
 
 def _record(
@@ -425,8 +453,10 @@ def application_create(
         raise ValidationError(errors)
 
     if owner is not None:
-        if not users_in_scope(by).filter(pk=owner.pk, is_active=True).exists():
-            raise ValidationError({"owner": [_("只能分配给自己范围内的在职业务员")]})
+        if not users_in_scope(by).filter(pk=owner.pk, is_active=True).exists() or not (
+            owner.has_perm_code(Perm.INTAKE_CREATE) and owner.has_perm_code(Perm.CUSTOMER_EDIT)
+        ):
+            raise ValidationError({"owner": [_("只能分配给自己范围内、能办理进件的在职业务员")]})
         _raise_unless_sees_customer(owner, customer, "owner")
     elif by.data_scope == DataScope.OWN:
         owner = by
@@ -534,6 +564,16 @@ def _apply_data(
         try:
             amount = _clean_amount(data["approved_amount"], "approved_amount")
             product = application.product
+            if amount > application.amount:
+                # The route (e.g. skipping 风控 for small amounts) was decided on the requested amount.
+                raise ValidationError(
+                    {
+                        "approved_amount": [
+                            _("批准额度不能超过申请金额 %(amount)s 元；需要更高额度请退回预审修改申请")
+                            % {"amount": f"{application.amount:,.2f}"}
+                        ]
+                    }
+                )
             if amount > product.max_amount:
                 # Also keeps it inside the column (14 digits): PostgreSQL refuses a larger number.
                 raise ValidationError(
@@ -553,10 +593,14 @@ def _apply_data(
             term = int(data["approved_term_months"])
             if not 1 <= term <= 360:
                 raise ValueError
+            if term > application.product.max_term_months:
+                raise ValueError
             application.approved_term_months = term
             changed.append("approved_term_months")
         except (TypeError, ValueError):
-            errors["approved_term_months"] = [_("批准期限须为 1 至 360 个月")]
+            errors["approved_term_months"] = [
+                _("批准期限须为 1 至 %(n)s 个月") % {"n": application.product.max_term_months}
+            ]
     if data.get("approved_rate") not in (None, ""):
         try:
             rate = Decimal(str(data["approved_rate"]).rstrip("%").strip())
@@ -648,20 +692,26 @@ def application_act(
     to_user: User | None = None,
     data: dict[str, Any] | None = None,
     checks: dict[str, bool] | None = None,
+    expected_visit: int | None = None,
 ) -> LoanApplication:
     """One action on the application's current node. Only the node's handler(s) may act (a manager in
-    scope may also hand over, 转交); anyone else gets PermissionDenied and nothing changes."""
+    scope may also hand over, 转交); anyone else gets PermissionDenied and nothing changes.
+
+    `expected_visit` is the node visit the user's page showed: a second click, or a page left open
+    while someone else moved the application on, is refused instead of acting on the next node."""
     if action not in Actions.ALL:
         raise ValidationError({"action": [_("不支持的操作：%(action)s") % {"action": action}]})
     comment = (comment or "").strip()
     checks = checks or {}
-    now = timezone.now()
     app = LoanApplication.objects.select_related("node").get(pk=application.pk)
     node = app.node
     if node is None or app.status not in OPEN_STATUSES:
         raise ValidationError(
             {"action": [_("申请已结束（%(status)s），不能再操作") % {"status": app.get_status_display()}]}
         )
+    stale = _("这笔申请已被处理（现在在“%(node)s”），请刷新页面后再操作")
+    if expected_visit is not None and expected_visit != app.visit:
+        raise ValidationError({"action": [stale % {"node": node}]})
     is_handler = ApplicationTask.objects.filter(
         application=app, visit=app.visit, assignee=by, status=TaskStatus.OPEN
     ).exists()
@@ -681,6 +731,9 @@ def application_act(
             .get(pk=application.pk)
         )
         node = app.node
+        now = timezone.now()  # after the lock: the history stays in order
+        if node is None or (expected_visit is not None and expected_visit != app.visit):
+            raise ValidationError({"action": [stale % {"node": node or "—"}]})
         task = ApplicationTask.objects.filter(
             application=app, visit=app.visit, assignee=by, status=TaskStatus.OPEN
         ).first()
@@ -793,9 +846,22 @@ def application_act(
             _require_comment(comment, _("转交"))
             if to_user is None or not to_user.is_active or to_user.pk == by.pk:
                 raise ValidationError({"to_user": [_("请选择要转交的在职人员（不能是自己）")]})
-            if not _can_see(to_user, app):
+            if not can_handle(to_user, node, app):
                 raise ValidationError(
-                    {"to_user": [_("%(user)s 看不到这笔申请，不能转交给他/她") % {"user": to_user}]}
+                    {
+                        "to_user": [
+                            _(
+                                "%(user)s 不能处理“%(node)s”（需是该节点的处理角色、有相应权限且看得到这笔申请）"
+                            )
+                            % {"user": to_user, "node": node}
+                        ]
+                    }
+                )
+            if ApplicationTask.objects.filter(
+                application=app, visit=app.visit, assignee=to_user, status=TaskStatus.DONE
+            ).exists():
+                raise ValidationError(
+                    {"to_user": [_("%(user)s 已在本节点签过字，会签需要不同的人") % {"user": to_user}]}
                 )
             if ApplicationTask.objects.filter(
                 application=app, visit=app.visit, assignee=to_user, status=TaskStatus.OPEN
@@ -1015,13 +1081,34 @@ def material_review(
     return material
 
 
+def ocr_display_value(key: str, value: str, *, reveal: bool) -> str:
+    from loancrm.customers.validators import mask_bank_card, mask_id_number
+
+    if reveal or not value:
+        return value
+    if key == "id_number":
+        return mask_id_number(value)
+    if key == "bank_account":
+        return mask_bank_card(value)
+    return value
+
+
 def material_apply_ocr(*, by: User, material: ApplicationMaterial, values: dict[str, str]) -> Customer:
     """Write the values the user confirmed (and may have corrected) to the customer, through the
     customer's own validation; a value that fails is refused with the field's message."""
+    from loancrm.customers.fields import SENSITIVE
     from loancrm.customers.services import customer_update
 
-    allowed = {f["key"] for f in material.ocr.get("fields", [])}
-    data = {k: v for k, v in values.items() if k in allowed and k != "id_valid_long_term"}
+    _ensure_open(material.application)
+    read = {f["key"]: f["value"] for f in material.ocr.get("fields", [])}
+    data = {k: v for k, v in values.items() if k in read and k != "id_valid_long_term"}
+    for key in list(data):
+        # A sensitive value is shown masked to roles that may not reveal it; the masked text (or an
+        # empty box) confirms what was read, anything else is the user's correction.
+        if key in SENSITIVE and (
+            not data[key] or data[key] == ocr_display_value(key, read[key], reveal=False)
+        ):
+            data[key] = read[key]
     if not data:
         raise ValidationError({"ocr": [_("请至少确认一项识别结果")]})
     customer = material.application.customer
@@ -1112,6 +1199,7 @@ def upload_link_create(
 
 
 def link_revoke(*, by: User, link: CustomerLink) -> None:
+    require_perm(by, Perm.INTAKE_CREATE)
     if not _can_see(by, link.application):
         raise _out_of_scope(by, f"application:{link.application_id}:link")
     with transaction.atomic():
@@ -1280,6 +1368,10 @@ def _validate_nodes(nodes: list[dict[str, Any]]) -> None:
         for c in n.get("skip_when", []):
             if c.get("field") not in workflow.CONDITION_FIELDS or c.get("op") not in workflow.CONDITION_OPS:
                 errors.append(_("节点“%(node)s”：跳过条件不完整") % {"node": label})
+                continue
+            bad = workflow.condition_value_error(c)
+            if bad:
+                errors.append(_("节点“%(node)s”：%(why)s") % {"node": label, "why": bad})
         for f in n.get("required_fields", []):
             if f not in workflow.REQUIRABLE_FIELDS:
                 errors.append(_("节点“%(node)s”：不支持的必填字段 %(f)s") % {"node": label, "f": f})

@@ -178,6 +178,7 @@ def _detail_context(request, application) -> dict:
     my_task = next((t for t in tasks if t.assignee_id == user.pk and t.status == TaskStatus.OPEN), None)
     node = application.node
     materials = selectors.application_materials(application)
+    _add_ocr_rows(user, application, materials)
     requirements = services.requirements_for(application.product, application.customer_type)
     by_kind: dict[str, list[ApplicationMaterial]] = {}
     for m in materials:
@@ -196,11 +197,13 @@ def _detail_context(request, application) -> dict:
         node is not None and user.has_perm_code(Perm.CUSTOMER_ASSIGN) and services._can_see(user, application)
     )
     transfer_to = []
-    if my_task or can_handover:
+    if node is not None and (my_task or can_handover):
+        voted = {t.assignee_id for t in tasks if t.status == TaskStatus.DONE}
+        holding = {t.assignee_id for t in tasks if t.status == TaskStatus.OPEN}
         transfer_to = [
             u
-            for u in User.objects.filter(is_active=True).exclude(pk=user.pk)
-            if services._can_see(u, application)
+            for u in User.objects.filter(is_active=True).exclude(pk=user.pk).exclude(pk__in=voted | holding)
+            if services.can_handle(u, node, application)
         ]
     return {
         "a": application,
@@ -239,6 +242,7 @@ def _detail_context(request, application) -> dict:
             else []
         ),
         "can_upload": user.has_perm_code(Perm.INTAKE_CREATE) and application.is_open,
+        "can_confirm_ocr": user.has_perm_code(Perm.CUSTOMER_EDIT) and application.is_open,
         "can_review": application.is_open
         and (user.has_perm_code(Perm.INTAKE_REVIEW) or application.handler_id == user.pk),
         "checklist_items": _checklist_items(node, None),
@@ -254,6 +258,44 @@ def _disburse_form(application, node, my_task):
     from loancrm.loans.views import disburse_form_for
 
     return disburse_form_for(application)
+
+
+def _add_ocr_rows(user, application, materials) -> None:
+    """What the OCR form shows per value: the read value (masked for roles that may not reveal it), the
+    customer's current value beside it, and whether to tick it (not when it would overwrite a
+    different value already on file — e.g. another person's ID card)."""
+    from loancrm.customers.fields import SENSITIVE
+    from loancrm.customers.selectors import can_reveal
+
+    from .ocr.parsers import FIELD_LABELS
+
+    reveal = can_reveal(user)
+    customer = application.customer
+    for m in materials:
+        rows = []
+        for f in m.ocr.get("fields", []) if isinstance(m.ocr, dict) else []:
+            key = f["key"]
+            if key == "id_valid_long_term":
+                continue  # shown as 长期 in 有效期至; not a customer field
+            current = getattr(customer, key, "")
+            current = "" if current is None else str(current)
+            shown = services.ocr_display_value(key, f["value"], reveal=reveal)
+            current_shown = (
+                services.ocr_display_value(key, current, reveal=reveal) if key in SENSITIVE else current
+            )
+            differs = bool(current) and current != str(f["value"])
+            rows.append(
+                {
+                    **f,
+                    "label": FIELD_LABELS.get(m.kind, {}).get(key, f.get("label", key)),
+                    "value": shown,
+                    "current": current_shown,
+                    "differs": differs,
+                    "tick": not f.get("error") and not differs,
+                    "long_term": key == "id_valid_until" and not f["value"],
+                }
+            )
+        m.ocr_rows = rows
 
 
 def _checklist_items(node, posted) -> list[dict]:
@@ -299,6 +341,7 @@ def application_action(request, application_id: int):
             to_user=to_user,
             data=data,
             checks=checks,
+            expected_visit=int(request.POST["visit"]) if request.POST.get("visit", "").isdigit() else None,
         )
     except ValidationError as exc:
         _errors_to_messages(request, exc)
@@ -568,7 +611,7 @@ def product_edit(request, product_id: int | None = None):
         rows = [
             {k: f.cleaned_data[k] for k in ("customer_type", "kind", "required", "note")}
             for f in formset.forms
-            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+            if f.cleaned_data and f.cleaned_data.get("kind") and not f.cleaned_data.get("DELETE")
         ]
         seen = set()
         dupes = [
@@ -586,6 +629,8 @@ def product_edit(request, product_id: int | None = None):
                 return redirect("intake:products")
             except ValidationError as exc:
                 _errors_to_messages(request, exc)
+    if request.method == "POST" and not (form.is_valid() and formset.is_valid()):
+        messages.error(request, _("没有保存：请修正下面标红的项"))
     return render(request, "intake/product_form.html", {"form": form, "formset": formset, "product": product})
 
 

@@ -78,6 +78,31 @@ def clause_holds(clause: dict, application: LoanApplication) -> bool:
     return False  # order comparisons only make sense for numbers
 
 
+def condition_value_error(clause: dict) -> str:
+    """Why a clause's value can never match (a typo such as 良好 for `good` would silently never skip)."""
+    from .models import BusinessLine, CreditGrade
+
+    field, op, value = clause.get("field"), clause.get("op"), str(clause.get("value", ""))
+    values = [v.strip() for v in value.split(",")] if op == "in" else [value.strip()]
+    if field in NUMERIC_FIELDS:
+        if any(_number(v) is None for v in values):
+            return str(_("跳过条件“%(field)s”的值必须是数字") % {"field": CONDITION_FIELDS[field][0]})
+        return ""
+    if op in ("lte", "lt", "gte", "gt"):
+        return str(_("“%(field)s”只能用等于、不等于或属于比较") % {"field": CONDITION_FIELDS[field][0]})
+    allowed = {
+        "credit_grade": CreditGrade.values,
+        "customer_type": ["individual", "enterprise"],
+        "business_line": BusinessLine.values,
+    }.get(field)
+    if allowed and any(v not in allowed for v in values):
+        return str(
+            _("跳过条件“%(field)s”的值只能是 %(list)s")
+            % {"field": CONDITION_FIELDS[field][0], "list": ", ".join(allowed)}
+        )
+    return ""
+
+
 def node_skipped(node: WorkflowNode, application: LoanApplication) -> bool:
     """A node with skip conditions is skipped when every one of them holds (an AND of clauses)."""
     return bool(node.skip_when) and all(clause_holds(c, application) for c in node.skip_when)

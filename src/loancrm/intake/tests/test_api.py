@@ -328,9 +328,12 @@ def test_transfer_through_the_api(api_client, org, products, customer):
     assert resp.status_code == 400 and "to_user" in resp.json()
     resp = action(client, app, "transfer", to_user="risk1")
     assert resp.status_code == 400 and "comment" in resp.json()
+    # 进件 is salesperson's work: 风控 cannot hold it (改派 moves it to another salesperson).
     resp = action(client, app, "transfer", to_user=str(org["risk1"].pk), comment="业务员请假")
-    assert resp.status_code == 200 and resp.json()["handler"] == "risk1"
-    assert resp.json()["history"][-1]["to_user"] == "risk1"
+    assert resp.status_code == 400 and "不能处理" in resp.json()["to_user"][0]
+    resp = action(client, app, "transfer", to_user=str(org["admin"].pk), comment="业务员请假")
+    assert resp.status_code == 200 and resp.json()["handler"] == "admin"
+    assert resp.json()["history"][-1]["to_user"] == "admin"
     resp = action(as_user(api_client, org["sales2"]), app, "transfer", to_user="risk1", comment="x")
     assert resp.status_code == 404  # sales2 cannot see it at all
 

@@ -97,8 +97,8 @@ def test_tasks_and_todo_count(org, apps):
     assert todo_count(manager) == 1
     act(app, "approve", by=manager)
     assert todo_count(manager) == 0 and todo_count(org["approver1"]) == 1
-    # The approver's open vote is the manager's team's work only if the approver is in the team.
-    assert app.pk not in {t.application_id for t in tasks_for(manager, team=True)}
+    # The team view shows every step waiting on the team's applications, the approver's vote too.
+    assert app.pk in {t.application_id for t in tasks_for(manager, team=True)}
 
 
 def test_tasks_are_ordered_by_due_time(org, apps):

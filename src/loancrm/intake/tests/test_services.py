@@ -424,23 +424,30 @@ def test_a_handler_transfers_a_sign_off_vote(org, products, customer):
         act(
             app, "transfer", by=org["approver1"], to_user=org["manager1"], comment="出差"
         )  # already a handler
-    app = act(app, "transfer", by=org["approver1"], to_user=org["admin"], comment="出差一周")
-    assert open_tasks(app) == ["admin", "manager1"]
+    with pytest.raises(ValidationError) as exc:  # 审批决策 is for the node's roles with intake.approve
+        act(app, "transfer", by=org["approver1"], to_user=org["sales2"], comment="出差")
+    assert "不能处理" in exc.value.message_dict["to_user"][0]
+    approver1 = org["approver1"]
+    deputy = User.objects.create(username="approver2", role=approver1.role, department=approver1.department)
+    app = act(app, "transfer", by=approver1, to_user=deputy, comment="出差一周")
+    assert open_tasks(app) == ["approver2", "manager1"]
     last = Transition.objects.filter(application=app).last()
-    assert (last.action, last.to_user, last.comment) == ("transfer", org["admin"], "出差一周")
-    assert AuditEntry.objects.filter(action=Action.APPLICATION_ACTION, extra__to_user="admin").exists()
+    assert (last.action, last.to_user, last.comment) == ("transfer", deputy, "出差一周")
+    assert AuditEntry.objects.filter(action=Action.APPLICATION_ACTION, extra__to_user="approver2").exists()
     with pytest.raises(PermissionDenied):
         act(app, "approve", by=org["approver1"])
-    app = act(app, "approve", by=org["admin"])
+    app = act(app, "approve", by=deputy)
     app = act(app, "approve", by=manager)
     assert app.status == ApplicationStatus.APPROVED
 
 
 def test_manager_in_scope_transfers_a_salespersons_node(org, products, customer):
     app = new_app(org["sales1"], customer, products["xinyidai"])
-    app = act(app, "transfer", by=org["manager1"], to_user=org["risk1"], comment="业务员休假")
-    assert app.handler == org["risk1"] and open_tasks(app) == ["risk1"]
-    app = act(app, "submit", by=org["risk1"])
+    with pytest.raises(ValidationError):  # 风控 cannot do the salesperson's 进件
+        act(app, "transfer", by=org["manager1"], to_user=org["risk1"], comment="业务员休假")
+    app = act(app, "transfer", by=org["manager1"], to_user=org["admin"], comment="业务员休假")
+    assert app.handler == org["admin"] and open_tasks(app) == ["admin"]
+    app = act(app, "submit", by=org["admin"])
     # The next owner node goes back to the application's salesperson.
     assert app.node.code == "precheck" and app.handler == org["sales1"]
 
@@ -920,7 +927,7 @@ def test_approved_amount_is_within_the_product(org, products, customer, amount):
     with pytest.raises(ValidationError) as exc:
         act(app, "approve", by=org["approver1"], data={"approved_amount": amount})
     assert "approved_amount" in exc.value.message_dict
-    assert "300,000" in exc.value.message_dict["approved_amount"][0]
+    assert "申请金额 30,000.00" in exc.value.message_dict["approved_amount"][0]
 
 
 def test_credit_grade_cannot_change_after_approval(org, products, customer):
@@ -1083,3 +1090,32 @@ def test_reassign_hands_the_customer_over_with_a_record(org, products, customer)
         org["sales2"],
         "王丽娟休产假",
     )
+
+
+def test_no_one_signs_twice_and_no_salesperson_approves_their_own(org, products, customer):
+    """Review findings: 转交 cannot give a 会签 vote to whoever already voted, nor the decision to the
+    application's own salesperson, nor 放款 to someone without loan.disburse."""
+    app = walk_to(new_app(org["sales1"], customer, products["xinyidai"]), "decision")
+    app = act(app, "approve", by=org["manager1"])
+    with pytest.raises(ValidationError) as exc:
+        act(app, "transfer", by=org["approver1"], to_user=org["manager1"], comment="出差")
+    assert "已在本节点签过字" in exc.value.message_dict["to_user"][0]
+    assert not services.can_handle(org["sales1"], app.node, app)
+    app = act(app, "approve", by=org["approver1"])
+    app = walk_to(app, "disbursement")
+    with pytest.raises(ValidationError):
+        act(app, "transfer", by=org["finance1"], to_user=org["auditor1"], comment="代办")
+    # A page left open (or a double click) does not act on the next node.
+    with pytest.raises(ValidationError) as exc:
+        services.application_act(
+            by=org["finance1"], application=app, action="submit", expected_visit=app.visit - 1
+        )
+    assert "请刷新页面" in exc.value.message_dict["action"][0]
+
+
+def test_approved_amount_cannot_exceed_the_request(org, products, customer):
+    app = walk_to(new_app(org["sales1"], customer, products["xinyidai"], amount=30_000), "decision")
+    with pytest.raises(ValidationError):
+        act(app, "approve", by=org["manager1"], data={"approved_amount": "300000"})
+    app = act(app, "approve", by=org["manager1"], data={"approved_amount": "20000"})
+    assert app.approved_amount == 20000 and app.status == "in_progress"

@@ -120,18 +120,23 @@ def test_customer_upload_link_and_survey(client, org, app30k):
     assert client.get("/intake/u/not-a-token/").status_code == 404
 
 
-def _workflow_post(nodes: list[dict], **meta) -> dict:
+def _workflow_post(nodes: list[dict], *, delete: tuple[str, ...] = (), **meta) -> dict:
     from loancrm.intake.forms import node_initial
 
     data = {
         "name": meta.get("name", "助贷标准审批流程"),
         "note": meta.get("note", "调整"),
-        "node-TOTAL_FORMS": str(len(nodes)),
+        # The page's blank "new node" card posts its selects' first options, as a browser does.
+        "node-TOTAL_FORMS": str(len(nodes) + 1),
+        f"node-{len(nodes)}-handler_type": "owner",
+        f"node-{len(nodes)}-sign_off": "single",
         "node-INITIAL_FORMS": str(len(nodes)),
         "node-MIN_NUM_FORMS": "0",
         "node-MAX_NUM_FORMS": "1000",
     }
     for i, node in enumerate(nodes):
+        if node["code"] in delete:
+            data[f"node-{i}-DELETE"] = "on"  # as the card's 删除此节点 box
         for key, value in node_initial(node, (i + 1) * 10).items():
             if isinstance(value, bool):
                 if value:
@@ -153,9 +158,10 @@ def test_workflow_editor_publishes_a_version_for_new_applications_only(
     # Raise the 风控 waiver to 10万, and drop the 合同签订 node.
     risk = next(n for n in nodes if n["code"] == "risk")
     risk["skip_when"][0]["value"] = "100000"
-    nodes = [n for n in nodes if n["code"] != "contract"]
     login(client, org["admin"])
-    resp = client.post("/intake/workflow/edit/", _workflow_post(nodes, note="小额免风控提高到 10 万"))
+    resp = client.post(
+        "/intake/workflow/edit/", _workflow_post(nodes, delete=("contract",), note="小额免风控提高到 10 万")
+    )
     assert resp.status_code == 302, resp.content.decode()[:2000]
     current = WorkflowDefinition.objects.get(is_current=True)
     assert current.version == 2 and current.note == "小额免风控提高到 10 万"
@@ -170,9 +176,15 @@ def test_workflow_editor_publishes_a_version_for_new_applications_only(
     assert route(new) == ["intake", "precheck", "materials", "decision", "disbursement", "post_loan"]
 
     # A broken edit is refused with the reason and publishes nothing.
+    nodes = services.workflow_nodes_as_data(current)
     nodes[1]["skip_when"] = [{"field": "amount", "op": "lte", "value": ""}]
     resp = client.post("/intake/workflow/edit/", _workflow_post(nodes))
     assert resp.status_code == 200 and "跳过条件要同时选择字段" in resp.content.decode()
+    assert WorkflowDefinition.objects.filter(code="loan").count() == 2
+    # A value a condition can never match (良好 for good) is refused, not silently never skipping.
+    nodes[1]["skip_when"] = [{"field": "credit_grade", "op": "eq", "value": "良好"}]
+    resp = client.post("/intake/workflow/edit/", _workflow_post(nodes))
+    assert resp.status_code == 200 and "good, normal, poor" in resp.content.decode()
     assert WorkflowDefinition.objects.filter(code="loan").count() == 2
     login(client, org["manager1"])
     assert client.post("/intake/workflow/edit/", _workflow_post(nodes)).status_code == 403
@@ -231,3 +243,48 @@ def test_id_card_photo_is_read_by_ocr_and_written_after_confirmation(
     assert resp.status_code == 400 and "校验" in resp.content.decode()
     customer.refresh_from_db()
     assert customer.id_number == id_number
+
+
+def test_product_saves_unchanged_with_its_blank_rows(client, org, products):
+    product = products["xinyidai"]
+    login(client, org["admin"])
+    page = client.get(f"/intake/products/{product.pk}/")
+    form = page.context["form"]
+    formset = page.context["formset"]
+    data = {k: ("on" if v is True else v) for k, v in form.initial.items() if v not in (None, False)}
+    data.update({f"req-{k}": v for k, v in {"TOTAL_FORMS": len(formset.forms), "INITIAL_FORMS": len(formset.initial_forms),
+                 "MIN_NUM_FORMS": 0, "MAX_NUM_FORMS": 1000}.items()})  # fmt: skip
+    for i, f in enumerate(formset.forms):
+        init = f.initial or {"customer_type": "individual", "kind": "", "required": True}
+        for k, v in init.items():
+            if v is True:
+                data[f"req-{i}-{k}"] = "on"
+            elif v not in (None, False):
+                data[f"req-{i}-{k}"] = v
+    before = product.requirements.count()
+    resp = client.post(f"/intake/products/{product.pk}/", data)
+    assert resp.status_code == 302, resp.content.decode()[:3000]
+    assert product.requirements.count() == before
+    data["max_amount"] = "100"  # below the minimum
+    resp = client.post(f"/intake/products/{product.pk}/", data)
+    assert resp.status_code == 200 and "上限不能低于下限" in resp.content.decode()
+
+
+def test_survey_page_takes_a_score_once(client, org, app30k):
+    from loancrm.intake.models import SurveyResponse
+
+    link, url = services._link_create(
+        app30k,
+        by=None,
+        purpose=CustomerLink.Purpose.SURVEY,
+        kinds=[],
+        now=__import__("django.utils.timezone").utils.timezone.now(),
+    )
+    assert url.startswith("http://")  # an absolute link: it goes out by SMS
+    path = url.split("testserver")[-1].replace("http://127.0.0.1:8000", "")
+    page = client.get(path)
+    assert page.status_code == 200 and 'class="form-check-input" type="radio"' in page.content.decode()
+    resp = client.post(path, {"score": "2", "comment": "等太久", "problem": "放款比说的晚一周"})
+    assert resp.status_code == 200 and "感谢您的反馈" in resp.content.decode()
+    assert SurveyResponse.objects.get().score == 2
+    assert client.get(path).status_code == 404
