@@ -497,9 +497,29 @@ def application_create(
         _enter(application, first, now=now)
         application.save()
         if customer.owner_id is None:
-            # A pool customer becomes the assigned salesperson's.
-            Customer.objects.filter(pk=customer.pk).update(
-                owner=owner, department=application.department, pooled_at=None, version=F("version") + 1
+            # A pool customer becomes the assigned salesperson's: recorded as a hand-over (交接记录,
+            # a history version and an audit entry), like a claim from the pool.
+            import uuid
+
+            from loancrm.customers.models import CustomerTransfer
+
+            locked = Customer.objects.select_for_update().get(pk=customer.pk)
+            locked.owner, locked.department = owner, application.department
+            locked.pooled_at, locked.version, locked.updated_by = None, locked.version + 1, by
+            locked._history_user = by
+            locked._change_reason = str(_("新进件 %(no)s 分配") % {"no": application.application_no})
+            locked.save(
+                update_fields=["owner", "department", "pooled_at", "version", "updated_by", "updated_at"]
+            )
+            CustomerTransfer.objects.create(
+                batch=uuid.uuid4(), customer=locked, from_owner=None, to_owner=owner,
+                reason=locked._change_reason, by=by, at=now,
+            )  # fmt: skip
+            audit_record(
+                action=Action.CUSTOMER_ASSIGN,
+                actor=by,
+                obj=locked,
+                extra={"to": owner.username, "reason": locked._change_reason},
             )
         audit_record(
             action=Action.APPLICATION_CREATE,
