@@ -81,16 +81,20 @@ def ensure_buckets() -> list[OverdueBucket]:
             [
                 OverdueBucket(code=c, label=label, min_days=lo, max_days=hi)
                 for c, label, lo, hi in DEFAULT_BUCKETS
-            ]
+            ],
+            ignore_conflicts=True,  # two first assessments at once
         )
     return list(OverdueBucket.objects.order_by("min_days"))
 
 
 def bucket_for(days: int, buckets: list[OverdueBucket] | None = None) -> str:
-    for b in buckets or ensure_buckets():
+    buckets = buckets or ensure_buckets()
+    for b in buckets:
         if days >= b.min_days and (b.max_days is None or days <= b.max_days):
             return b.code
-    return "M0" if days <= 0 else "M3+"
+    # The admin left a gap between ranges: the loan stays in the last bucket it has reached.
+    reached = [b for b in buckets if b.min_days <= days]
+    return max(reached, key=lambda b: b.min_days).code if reached else "M0"
 
 
 # --- the loan and its schedule -------------------------------------------------------------------

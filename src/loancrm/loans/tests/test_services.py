@@ -590,6 +590,7 @@ def test_paying_everything_overdue_brings_the_loan_back_to_m0(org, late_loan):
     pay(org, loan, loan.overdue_amount, as_of)
     loan = services.loan_assess(loan=loan, as_of=as_of)
     assert (loan.bucket, loan.days_past_due, loan.status, loan.overdue_amount) == ("M0", 0, "normal", 0)
+    assert loan.get_status_display() == "正常"
     assert not CollectionTask.objects.filter(loan=loan, status="open").exists()
     assert CollectionTask.objects.filter(loan=loan, status="closed").exclude(close_reason="").exists()
     assert AuditEntry.objects.filter(action="loan.overdue", object_id=str(loan.pk)).exists()
@@ -606,6 +607,14 @@ def test_buckets_are_editable(late_loan):
     OverdueBucket.objects.filter(code="M1").update(min_days=8)
     loan2, as_of2 = late_loan(5)
     assert services.loan_assess(loan=loan2, as_of=as_of2).bucket == "M1A"
+
+
+def test_a_gap_between_bucket_ranges_keeps_the_bucket_reached(late_loan):
+    services.ensure_buckets()
+    OverdueBucket.objects.filter(code="M2").update(min_days=40)  # 31–39 days: in no range
+    loan, as_of = late_loan(35)
+    assert services.loan_assess(loan=loan, as_of=as_of).bucket == "M1"
+    assert services.bucket_for(0) == "M0" and services.bucket_for(500) == "M3+"
 
 
 def test_loans_assess_all(late_loan):
