@@ -98,8 +98,17 @@ def tasks_for(user: User, *, team: bool = False) -> QuerySet[ApplicationTask]:
 def todo_count(user: User) -> int:
     if not user.is_authenticated:
         return 0
-    return ApplicationTask.objects.filter(assignee=user, status=TaskStatus.OPEN).count() + (
-        ProblemReport.objects.filter(assignee=user, status=ProblemReport.Status.OPEN).count()
+    from loancrm.loans.models import CollectionTask
+
+    return (
+        ApplicationTask.objects.filter(assignee=user, status=TaskStatus.OPEN).count()
+        + ProblemReport.objects.filter(assignee=user, status=ProblemReport.Status.OPEN).count()
+        # A salesperson's M1 collection tasks are to-dos too (collectors also see 催收 in the top bar).
+        + (
+            0
+            if user.has_perm_code("collection.work")
+            else CollectionTask.objects.filter(assignee=user, status=CollectionTask.Status.OPEN).count()
+        )
     )
 
 

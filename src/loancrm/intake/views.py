@@ -115,8 +115,15 @@ def todo(request):
             "problems": problems[:50],
             "now": timezone.now(),
             "query": "team=1" if team else "",
+            "collection": _collection_for(request.user, team),
         },
     )
+
+
+def _collection_for(user, team: bool):
+    from loancrm.loans.selectors import collection_tasks_for
+
+    return list(collection_tasks_for(user, team=team)[:50])
 
 
 @login_required

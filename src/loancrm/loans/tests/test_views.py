@@ -85,3 +85,16 @@ def test_partial_payment_updates_the_schedule_and_balances(client, org, approved
         f"/api/v1/loans/{loan.pk}/repayments/", {"amount": "10", "paid_on": "2000-01-01"}, format="json"
     )
     assert resp.status_code == 400 and "paid_on" in resp.json()
+
+
+def test_a_salespersons_m1_collection_is_in_their_to_dos(client, org, approved):
+    from loancrm.intake.selectors import todo_count
+
+    _disburse(client, org, approved, disbursed_on=(timezone.localdate() - timedelta(days=40)).isoformat())
+    loan = services.loan_assess(loan=Loan.objects.get())
+    assert loan.bucket == "M1"
+    login(client, org["sales1"])
+    page = client.get("/intake/todo/").content.decode()
+    assert 'data-testid="todo-collection"' in page and loan.loan_no in page
+    assert todo_count(org["sales1"]) >= 1
+    assert client.get("/loans/collection/").status_code == 200
