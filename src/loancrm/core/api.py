@@ -4,6 +4,13 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
+def raise_400(exc) -> None:
+    """A service's Django ValidationError as the API's 400: {field: [Chinese message]}."""
+    if hasattr(exc, "message_dict"):
+        raise ValidationError({k: [str(m) for m in v] for k, v in exc.message_dict.items()})
+    raise ValidationError({"non_field_errors": [str(m) for m in exc.messages]})
+
+
 class Pagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from loancrm.accounts.access import record_denial
 from loancrm.accounts.permissions import Perm
+from loancrm.core.api import raise_400
 
 from . import services
 from .models import Customer, CustomerType, DataSource, Gender, IdType
@@ -79,12 +80,6 @@ class CustomerSerializer(serializers.ModelSerializer):
         return data
 
 
-def _raise_400(exc: DjangoValidationError):
-    if hasattr(exc, "message_dict"):
-        raise ValidationError({k: [str(m) for m in v] for k, v in exc.message_dict.items()})
-    raise ValidationError({"non_field_errors": [str(m) for m in exc.messages]})
-
-
 def _q(name: str, kind=OpenApiTypes.STR, **kw) -> OpenApiParameter:
     return OpenApiParameter(name, kind, OpenApiParameter.QUERY, required=False, **kw)
 
@@ -140,7 +135,7 @@ class CustomerList(generics.ListCreateAPIView):
         try:
             customer = services.customer_create(by=request.user, data=data, source=DataSource.API)
         except DjangoValidationError as exc:
-            _raise_400(exc)
+            raise_400(exc)
         return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
 
 
@@ -172,7 +167,7 @@ class CustomerDetail(generics.RetrieveUpdateAPIView):
         except services.StaleEdit as exc:
             return Response({"version": [str(m) for m in exc.messages]}, status=status.HTTP_409_CONFLICT)
         except DjangoValidationError as exc:
-            _raise_400(exc)
+            raise_400(exc)
         return Response(CustomerSerializer(customer).data)
 
 

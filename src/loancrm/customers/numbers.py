@@ -46,13 +46,20 @@ def is_valid_customer_no(value: str) -> bool:
     return digits.isdigit() and len(digits) >= 10 and check_char(digits) == check
 
 
-def reserve(count: int = 1) -> range:
-    """Reserve `count` consecutive sequence values in their own transaction (a gap is fine, reuse is not)."""
+def reserve(count: int = 1, name: str = SEQUENCE) -> range:
+    """Reserve `count` consecutive values of a sequence in their own transaction (a gap is fine, reuse is not)."""
     with transaction.atomic():
-        Sequence.objects.get_or_create(name=SEQUENCE)
-        Sequence.objects.filter(name=SEQUENCE).update(value=F("value") + count)
-        end = Sequence.objects.get(name=SEQUENCE).value
+        Sequence.objects.get_or_create(name=name)
+        Sequence.objects.filter(name=name).update(value=F("value") + count)
+        end = Sequence.objects.get(name=name).value
     return range(end - count + 1, end + 1)
+
+
+def format_number(prefix: str, seq: int, when=None) -> str:
+    """PREFIX + yymm + 6-digit sequence + "-" + check character (application and loan numbers too)."""
+    when = timezone.localtime(when) if when else timezone.localtime()
+    digits = f"{when:%y%m}{seq:06d}"
+    return f"{prefix}{digits}-{check_char(digits)}"
 
 
 def next_customer_no(when=None) -> str:

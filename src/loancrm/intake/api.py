@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from loancrm.accounts.access import record_denial
 from loancrm.accounts.models import User
 from loancrm.accounts.permissions import Perm
+from loancrm.core.api import raise_400
 from loancrm.customers.selectors import customer_get_for
 
 from . import selectors, services
@@ -37,12 +38,6 @@ def _by_id_or(model, key: str, **lookup):
     """The row whose id is `key` (ASCII digits only: "²".isdigit() is true), else the one matching `lookup`."""
     found = model.objects.filter(pk=int(key)).first() if ID.fullmatch(key) else None
     return found or model.objects.filter(**lookup).first()
-
-
-def _raise_400(exc: DjangoValidationError):
-    if hasattr(exc, "message_dict"):
-        raise ValidationError({k: [str(m) for m in v] for k, v in exc.message_dict.items()})
-    raise ValidationError({"non_field_errors": [str(m) for m in exc.messages]})
 
 
 class RequirementSerializer(serializers.ModelSerializer):
@@ -271,7 +266,7 @@ class ApplicationList(generics.ListCreateAPIView):
         except DjangoPermissionDenied:
             raise PermissionDenied from None
         except DjangoValidationError as exc:
-            _raise_400(exc)
+            raise_400(exc)
         application = selectors.application_get_for(request.user, application.pk)
         return Response(ApplicationDetailSerializer(application).data, status=status.HTTP_201_CREATED)
 
@@ -334,7 +329,7 @@ class ApplicationAction(APIView):
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc) or None) from None
         except DjangoValidationError as exc:
-            _raise_400(exc)
+            raise_400(exc)
         application = selectors.application_get_for(request.user, pk)
         return Response(ApplicationDetailSerializer(application).data)
 
@@ -391,7 +386,7 @@ class ApplicationMaterials(APIView):
         except DjangoPermissionDenied:
             raise PermissionDenied from None
         except DjangoValidationError as exc:
-            _raise_400(exc)
+            raise_400(exc)
         # OCR runs in the worker: `ocr` is {"status": "pending"} until GET shows the result.
         return Response(
             MaterialSerializer(material, context={"request": request}).data, status=status.HTTP_201_CREATED

@@ -263,6 +263,7 @@ class WorkflowMetaForm(StyledFormMixin, forms.Form):
 class AssignmentRuleForm(StyledFormMixin, forms.Form):
     # The empty choice: a department without a rule of its own shows as such, not as 按地区.
     method = forms.ChoiceField(
-        label=_("分配方式"), choices=[("", _("未设置（沿用上级部门，或按在办量最少）")), *AssignmentMethod.choices]
+        label=_("分配方式"),
+        choices=[("", _("未设置（沿用上级部门，或按在办量最少）")), *AssignmentMethod.choices],
     )
     is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)

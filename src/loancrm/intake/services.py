@@ -87,15 +87,7 @@ def action_label(code: str) -> str:
 
 
 def next_application_no(when=None) -> str:
-    from loancrm.customers.models import Sequence
-
-    with transaction.atomic():
-        Sequence.objects.get_or_create(name=APPLICATION_SEQUENCE)
-        Sequence.objects.filter(name=APPLICATION_SEQUENCE).update(value=F("value") + 1)
-        seq = Sequence.objects.get(name=APPLICATION_SEQUENCE).value
-    when = timezone.localtime(when) if when else timezone.localtime()
-    digits = f"{when:%y%m}{seq:06d}"
-    return f"JJ{digits}-{numbers.check_char(digits)}"
+    return numbers.format_number("JJ", numbers.reserve(1, APPLICATION_SEQUENCE)[0], when)
 
 
 def current_workflow(code: str = workflow.DEFAULT_CODE) -> WorkflowDefinition:

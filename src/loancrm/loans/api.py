@@ -9,14 +9,10 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loancrm.core.api import raise_400
+
 from . import selectors, services
 from .models import Loan, LoanStatus, Repayment
-
-
-def _raise_400(exc: DjangoValidationError):
-    if hasattr(exc, "message_dict"):
-        raise ValidationError({k: [str(m) for m in v] for k, v in exc.message_dict.items()})
-    raise ValidationError({"non_field_errors": [str(m) for m in exc.messages]})
 
 
 class InstallmentSerializer(serializers.Serializer):
@@ -155,7 +151,7 @@ class LoanRepayments(APIView):
         except DjangoPermissionDenied:
             raise PermissionDenied from None
         except DjangoValidationError as exc:
-            _raise_400(exc)
+            raise_400(exc)
         return Response(
             LoanDetailSerializer(selectors.loan_get_for(request.user, pk)).data,
             status=status.HTTP_201_CREATED,

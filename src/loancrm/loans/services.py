@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -64,15 +64,7 @@ def _money(value: Any, field: str) -> Decimal:
 
 
 def next_loan_no(when=None) -> str:
-    from loancrm.customers.models import Sequence
-
-    with transaction.atomic():
-        Sequence.objects.get_or_create(name=LOAN_SEQUENCE)
-        Sequence.objects.filter(name=LOAN_SEQUENCE).update(value=F("value") + 1)
-        seq = Sequence.objects.get(name=LOAN_SEQUENCE).value
-    when = timezone.localtime(when) if when else timezone.localtime()
-    digits = f"{when:%y%m}{seq:06d}"
-    return f"DK{digits}-{numbers.check_char(digits)}"
+    return numbers.format_number("DK", numbers.reserve(1, LOAN_SEQUENCE)[0], when)
 
 
 def ensure_buckets() -> list[OverdueBucket]:
