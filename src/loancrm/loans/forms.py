@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loancrm.core.forms import StyledFormMixin
 
-from .models import CollectionAttempt, Repayment, RepaymentMethod
+from .models import CollectionAttempt, Institution, LoanTerms, Repayment, RepaymentMethod
 
 
 class DisburseForm(StyledFormMixin, forms.Form):
@@ -45,3 +45,51 @@ class AttemptForm(StyledFormMixin, forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     promise_amount = forms.CharField(label=_("承诺金额（元）"), max_length=30, required=False)
+
+
+class InstitutionForm(StyledFormMixin, forms.ModelForm):
+    class Meta:
+        model = Institution
+        fields = ["name", "kind", "contact", "phone", "is_active"]
+
+
+ORDERS = [
+    ("penalty,interest,principal", _("罚息 → 利息 → 本金")),
+    ("interest,penalty,principal", _("利息 → 罚息 → 本金")),
+    ("principal,interest,penalty", _("本金 → 利息 → 罚息")),
+]
+
+
+class LoanTermsForm(StyledFormMixin, forms.ModelForm):
+    methods = forms.MultipleChoiceField(
+        label=_("可选还款方式"),
+        choices=RepaymentMethod.choices,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+    )
+    allocation = forms.ChoiceField(label=_("还款冲抵顺序"), choices=ORDERS)
+
+    class Meta:
+        model = LoanTerms
+        fields = [
+            "institution",
+            "methods",
+            "penalty_daily_rate",
+            "prepayment",
+            "service_fee_rate",
+            "service_fee_payer",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.allocation_order:
+            self.initial["allocation"] = ",".join(self.instance.allocation_order)
+
+
+class BucketForm(StyledFormMixin, forms.Form):
+    code = forms.CharField(label=_("代码"), max_length=10)
+    label = forms.CharField(label=_("名称"), max_length=40)
+    min_days = forms.IntegerField(label=_("逾期天数从"), min_value=0)
+    max_days = forms.IntegerField(label=_("逾期天数到（空为不限）"), min_value=0, required=False)
+
+
+BucketFormSet = forms.formset_factory(BucketForm, extra=1, can_delete=True)

@@ -31,6 +31,7 @@ from .models import (
     CollectionAttempt,
     CollectionTask,
     InstallmentStatus,
+    Institution,
     Loan,
     LoanStatus,
     LoanTerms,
@@ -762,3 +763,71 @@ def promises_check(*, as_of: date | None = None) -> int:
             broken += 1
             CollectionTask.objects.filter(pk=p.task_id).update(next_action_on=as_of)
     return broken
+
+
+# --- admin: institutions, loan terms, buckets ---------------------------------------------------------
+
+
+def institution_save(*, by: User, institution: Institution | None, data: dict[str, Any]) -> Institution:
+    require_perm(by, Perm.WORKFLOW_MANAGE)
+    institution = institution or Institution()
+    with transaction.atomic():
+        for key, value in data.items():
+            setattr(institution, key, value)
+        institution.full_clean()
+        institution.save()
+        audit_record(
+            action=Action.LOAN_SETTINGS_UPDATE,
+            actor=by,
+            obj=institution,
+            extra={"institution": institution.name},
+        )
+    return institution
+
+
+def loan_terms_save(*, by: User, product, data: dict[str, Any]) -> LoanTerms:
+    """What a product means after 放款; loans already disbursed keep the terms they were made with."""
+    require_perm(by, Perm.WORKFLOW_MANAGE)
+    if not data.get("methods"):
+        raise ValidationError({"methods": [_("请至少选择一种还款方式")]})
+    order = data.get("allocation_order") or DEFAULT_ALLOCATION
+    if sorted(order) != sorted(DEFAULT_ALLOCATION):
+        raise ValidationError({"allocation_order": [_("冲抵顺序须包含罚息、利息、本金各一次")]})
+    with transaction.atomic():
+        terms, _created = LoanTerms.objects.update_or_create(
+            product=product, defaults={**data, "allocation_order": order}
+        )
+        audit_record(
+            action=Action.LOAN_SETTINGS_UPDATE,
+            actor=by,
+            obj=terms,
+            extra={"product": product.code, **{k: v for k, v in data.items() if k != "institution"}},
+        )
+    return terms
+
+
+def buckets_save(*, by: User, rows: list[tuple[str, str, int, int | None]]) -> list[OverdueBucket]:
+    """Replace the aging table; ranges must start at 0, follow each other without gaps and end open."""
+    require_perm(by, Perm.WORKFLOW_MANAGE)
+    rows = sorted(rows, key=lambda r: r[2])
+    errors = []
+    if not rows or rows[0][2] != 0:
+        errors.append(_("第一个账龄须从 0 天开始（正常）"))
+    for (code, _label, lo, hi), nxt in zip(rows, [*rows[1:], None], strict=True):
+        if hi is not None and hi < lo:
+            errors.append(_("%(code)s：结束天数不能小于开始天数") % {"code": code})
+        if nxt is None and hi is not None:
+            errors.append(_("最后一个账龄须不设上限"))
+        if nxt is not None and (hi is None or nxt[2] != hi + 1):
+            errors.append(_("%(a)s 与 %(b)s 之间不能有空档或重叠") % {"a": code, "b": nxt[0]})
+    if len({r[0] for r in rows}) != len(rows):
+        errors.append(_("账龄代码不能重复"))
+    if errors:
+        raise ValidationError({"buckets": errors})
+    with transaction.atomic():
+        OverdueBucket.objects.all().delete()
+        made = OverdueBucket.objects.bulk_create(
+            [OverdueBucket(code=c, label=label, min_days=lo, max_days=hi) for c, label, lo, hi in rows]
+        )
+        audit_record(action=Action.LOAN_SETTINGS_UPDATE, actor=by, extra={"buckets": [list(r) for r in rows]})
+    return made

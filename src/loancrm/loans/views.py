@@ -15,7 +15,7 @@ from loancrm.accounts.permissions import DataScope, Perm
 from loancrm.intake.selectors import application_get_for
 
 from . import selectors, services
-from .forms import AttemptForm, DisburseForm, RepaymentForm
+from .forms import AttemptForm, BucketFormSet, DisburseForm, InstitutionForm, LoanTermsForm, RepaymentForm
 from .models import CollectionTask, LoanStatus, LoanTerms, OverdueBucket
 
 
@@ -236,5 +236,73 @@ def collection(request):
             "promises": selectors.promises_due(request.user),
             "today": timezone.localdate(),
             "buckets": {b.code: b.label for b in OverdueBucket.objects.all()},
+        },
+    )
+
+
+@login_required
+def loan_settings(request):
+    """Admins: funding institutions, each product's loan terms, and the aging buckets."""
+    from loancrm.intake.models import Product
+
+    from .models import Institution
+
+    require_perm(request.user, Perm.WORKFLOW_MANAGE, path=request.path)
+    what = request.POST.get("what", "")
+    inst_form = InstitutionForm(request.POST if what == "institution" else None, prefix="inst")
+    buckets = services.ensure_buckets()
+    bucket_set = BucketFormSet(
+        request.POST if what == "buckets" else None,
+        prefix="b",
+        initial=[
+            {"code": b.code, "label": b.label, "min_days": b.min_days, "max_days": b.max_days}
+            for b in buckets
+        ],
+    )
+    products = list(Product.objects.order_by("id"))
+    terms = {t.product_id: t for t in LoanTerms.objects.select_related("institution")}
+    term_forms = []
+    for p in products:
+        data = request.POST if what == f"terms-{p.pk}" else None
+        term_forms.append((p, LoanTermsForm(data, instance=terms.get(p.pk), prefix=f"t{p.pk}")))
+    if request.method == "POST":
+        try:
+            if what == "institution" and inst_form.is_valid():
+                services.institution_save(by=request.user, institution=None, data=inst_form.cleaned_data)
+                messages.success(request, _("已添加资金方"))
+                return redirect("loans:settings")
+            if what == "buckets" and bucket_set.is_valid():
+                rows = [
+                    (
+                        f.cleaned_data["code"],
+                        f.cleaned_data["label"],
+                        f.cleaned_data["min_days"],
+                        f.cleaned_data["max_days"],
+                    )
+                    for f in bucket_set.forms
+                    if f.cleaned_data and not f.cleaned_data.get("DELETE")
+                ]
+                services.buckets_save(by=request.user, rows=rows)
+                messages.success(request, _("逾期账龄已保存，今晚起按新区间计算"))
+                return redirect("loans:settings")
+            for p, form in term_forms:
+                if what == f"terms-{p.pk}" and form.is_valid():
+                    d = {k: v for k, v in form.cleaned_data.items() if k != "allocation"}
+                    d["allocation_order"] = form.cleaned_data["allocation"].split(",")
+                    services.loan_terms_save(by=request.user, product=p, data=d)
+                    messages.success(request, _("“%(p)s”的贷款条款已保存（已放款的贷款不变）") % {"p": p})
+                    return redirect("loans:settings")
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.error(request, _("没有保存：请修正下面标红的项"))
+    return render(
+        request,
+        "loans/settings.html",
+        {
+            "institutions": Institution.objects.order_by("id"),
+            "inst_form": inst_form,
+            "term_forms": term_forms,
+            "bucket_set": bucket_set,
         },
     )

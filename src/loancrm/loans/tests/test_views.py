@@ -98,3 +98,50 @@ def test_a_salespersons_m1_collection_is_in_their_to_dos(client, org, approved):
     assert 'data-testid="todo-collection"' in page and loan.loan_no in page
     assert todo_count(org["sales1"]) >= 1
     assert client.get("/loans/collection/").status_code == 200
+
+
+def test_admin_edits_institutions_terms_and_buckets(client, org, products):
+    from loancrm.loans.models import Institution, LoanTerms, OverdueBucket
+
+    login(client, org["admin"])
+    assert client.get("/loans/settings/").status_code == 200
+    resp = client.post(
+        "/loans/settings/",
+        {"what": "institution", "inst-name": "宁夏某村镇银行", "inst-kind": "bank", "inst-is_active": "on"},
+    )
+    assert resp.status_code == 302 and Institution.objects.filter(name="宁夏某村镇银行").exists()
+    p = products["xinyidai"]
+    inst = Institution.objects.get(name="宁夏某村镇银行")
+    data = {"what": f"terms-{p.pk}", f"t{p.pk}-institution": inst.pk, f"t{p.pk}-methods": ["equal_principal"],
+            f"t{p.pk}-penalty_daily_rate": "0.0004", f"t{p.pk}-prepayment": "shorten_term",
+            f"t{p.pk}-service_fee_rate": "0.0100", f"t{p.pk}-service_fee_payer": "customer",
+            f"t{p.pk}-allocation": "interest,penalty,principal"}  # fmt: skip
+    assert client.post("/loans/settings/", data).status_code == 302
+    terms = LoanTerms.objects.get(product=p)
+    assert terms.institution == inst and terms.methods == ["equal_principal"]
+    assert terms.allocation_order == ["interest", "penalty", "principal"]
+    services.ensure_buckets()
+    rows = [("M0", "正常", 0, 0), ("M1", "M1", 1, 15), ("M2", "M2", 16, None)]
+    post = {
+        "what": "buckets",
+        "b-TOTAL_FORMS": "3",
+        "b-INITIAL_FORMS": "3",
+        "b-MIN_NUM_FORMS": "0",
+        "b-MAX_NUM_FORMS": "1000",
+    }
+    for i, (c, lbl, lo, hi) in enumerate(rows):
+        post.update(
+            {
+                f"b-{i}-code": c,
+                f"b-{i}-label": lbl,
+                f"b-{i}-min_days": lo,
+                f"b-{i}-max_days": "" if hi is None else hi,
+            }
+        )
+    assert client.post("/loans/settings/", post).status_code == 302
+    assert services.bucket_for(20) == "M2" and OverdueBucket.objects.count() == 3
+    post["b-2-min_days"] = "20"  # a gap between 15 and 20
+    resp = client.post("/loans/settings/", post)
+    assert resp.status_code == 200 and "空档" in resp.content.decode()
+    login(client, org["finance1"])
+    assert client.get("/loans/settings/").status_code == 403
