@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.loan_list, name="list"),
     path("collection/", views.collection, name="collection"),
     path("settings/", views.loan_settings, name="settings"),
+    path("customer/<int:customer_id>/", views.customer_loans, name="customer_loans"),
     path("disburse/<int:application_id>/", views.disburse, name="disburse"),
     path("<int:loan_id>/", views.loan_detail, name="detail"),
     path("<int:loan_id>/repayments/", views.repayment_add, name="repayment_add"),

@@ -306,3 +306,22 @@ def loan_settings(request):
             "bucket_set": bucket_set,
         },
     )
+
+
+@login_required
+def customer_loans(request, customer_id: int):
+    """The customer page's loans card (loaded after the page): state, next due and last payment."""
+    from loancrm.customers.selectors import customer_get_for
+
+    from .models import InstallmentStatus
+
+    customer = customer_get_for(request.user, customer_id)
+    loans = list(selectors.loan_list(request.user, selectors.LoanFilters(customer_id=customer.pk))[:20])
+    for loan in loans:
+        loan.next_due = (
+            loan.installments.exclude(status__in=[InstallmentStatus.PAID, InstallmentStatus.CANCELLED])
+            .order_by("due_date")
+            .first()
+        )
+        loan.last_payment = loan.repayments.order_by("-paid_on", "-id").first()
+    return render(request, "loans/_customer_loans.html", {"loans": loans, "customer": customer})

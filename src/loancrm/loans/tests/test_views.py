@@ -145,3 +145,15 @@ def test_admin_edits_institutions_terms_and_buckets(client, org, products):
     assert resp.status_code == 200 and "空档" in resp.content.decode()
     login(client, org["finance1"])
     assert client.get("/loans/settings/").status_code == 403
+
+
+def test_customer_page_card_shows_the_loans_state(client, org, approved):
+    _disburse(client, org, approved, disbursed_on=(timezone.localdate() - timedelta(days=40)).isoformat())
+    loan = services.loan_assess(loan=Loan.objects.get())
+    login(client, org["sales1"])
+    page = client.get(f"/customers/{loan.customer_id}/").content.decode()
+    assert 'data-testid="customer-loans-card"' in page
+    card = client.get(f"/loans/customer/{loan.customer_id}/").content.decode()
+    assert loan.loan_no in card and "M1" in card
+    login(client, org["sales2"])
+    assert client.get(f"/loans/customer/{loan.customer_id}/").status_code == 404
