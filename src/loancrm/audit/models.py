@@ -63,6 +63,7 @@ class Action(models.TextChoices):
     REPAYMENT_RECORD = "repayment.record", _("登记还款")
     SERVICE_FEE_RECEIVE = "service_fee.receive", _("登记服务费收款")
     COLLECTION_ATTEMPT = "collection.attempt", _("催收记录")
+    POST_LOAN_VISIT = "loan.visit", _("贷后回访")
     LOAN_SETTINGS_UPDATE = "loan.settings", _("修改资金方、贷款条款或账龄")
     DICTIONARY_UPDATE = "dictionary.update", _("修改数据字典")
     SETTING_UPDATE = "setting.update", _("修改系统设置")

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loancrm.core.forms import StyledFormMixin
 
-from .models import CollectionAttempt, Institution, LoanTerms, Repayment, RepaymentMethod
+from .models import CollectionAttempt, Institution, LoanTerms, PostLoanVisit, Repayment, RepaymentMethod
 
 
 class DisburseForm(StyledFormMixin, forms.Form):
@@ -93,3 +93,18 @@ class BucketForm(StyledFormMixin, forms.Form):
 
 
 BucketFormSet = forms.formset_factory(BucketForm, extra=1, can_delete=True)
+
+
+class VisitForm(StyledFormMixin, forms.Form):
+    way = forms.ChoiceField(label=_("方式"), choices=PostLoanVisit.Way.choices)
+    fund_use = forms.CharField(
+        label=_("资金用途核实"),
+        max_length=200,
+        help_text=_("如 与申请用途一致：店铺进货"),
+        error_messages={"required": _("请填写资金实际用途")},
+    )
+    satisfaction = forms.TypedChoiceField(
+        label=_("满意度"), coerce=int, required=False, empty_value=None,
+        choices=[("", "—"), *[(i, str(i)) for i in range(5, 0, -1)]],
+    )  # fmt: skip
+    note = forms.CharField(label=_("回访记录"), required=False, widget=forms.Textarea(attrs={"rows": 2}))

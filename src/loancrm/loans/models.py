@@ -163,6 +163,13 @@ class Loan(models.Model):
         return self.loan_no
 
     @property
+    def visit_due_on(self):
+        """The post-loan visit is due a month after 放款 (seed 003)."""
+        from .schedules import add_months
+
+        return add_months(self.disbursed_on, 1)
+
+    @property
     def annual_rate_percent(self) -> Decimal:
         return (self.annual_rate * 100).quantize(Decimal("0.01"))
 
@@ -372,3 +379,28 @@ class PromiseToPay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_id} {self.promised_on} {self.amount}"
+
+
+class PostLoanVisit(models.Model):
+    """贷后回访 (seed 003: a month after 放款): how the money is used, how the customer is doing."""
+
+    class Way(models.TextChoices):
+        PHONE = "phone", _("电话")
+        VISIT = "visit", _("上门")
+        WECHAT = "wechat", _("微信")
+
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="visits")
+    at = models.DateTimeField(_("回访时间"), default=timezone.now)
+    way = models.CharField(_("方式"), max_length=10, choices=Way.choices)
+    fund_use = models.CharField(_("资金用途核实"), max_length=200)
+    satisfaction = models.PositiveSmallIntegerField(_("满意度（1–5）"), null=True, blank=True)
+    note = models.TextField(_("回访记录"), blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("贷后回访")
+        verbose_name_plural = _("贷后回访")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.at:%Y-%m-%d}"

@@ -36,6 +36,7 @@ from .models import (
     LoanStatus,
     LoanTerms,
     OverdueBucket,
+    PostLoanVisit,
     PromiseToPay,
     Repayment,
     RepaymentInstallment,
@@ -831,3 +832,35 @@ def buckets_save(*, by: User, rows: list[tuple[str, str, int, int | None]]) -> l
         )
         audit_record(action=Action.LOAN_SETTINGS_UPDATE, actor=by, extra={"buckets": [list(r) for r in rows]})
     return made
+
+
+def post_loan_visit_record(
+    *, by: User, loan: Loan, way: str, fund_use: str, satisfaction: int | None = None, note: str = ""
+) -> PostLoanVisit:
+    """贷后回访 by the salesperson (or anyone who may edit customers and sees the loan)."""
+    require_perm(by, Perm.CUSTOMER_EDIT)
+    from .selectors import loans_visible_to
+
+    if not loans_visible_to(by).filter(pk=loan.pk).exists():
+        record_denial(by, Perm.CUSTOMER_EDIT, path=f"loan:{loan.pk}:visit")
+        raise PermissionDenied
+    errors: dict[str, list[str]] = {}
+    if way not in PostLoanVisit.Way.values:
+        errors["way"] = [_("请选择回访方式")]
+    if not (fund_use or "").strip():
+        errors["fund_use"] = [_("请填写资金实际用途")]
+    if satisfaction is not None and not 1 <= int(satisfaction) <= 5:
+        errors["satisfaction"] = [_("满意度须为 1 到 5")]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        visit = PostLoanVisit.objects.create(
+            loan=loan, way=way, fund_use=fund_use.strip()[:200], satisfaction=satisfaction, note=note, by=by
+        )
+        audit_record(
+            action=Action.POST_LOAN_VISIT,
+            actor=by,
+            obj=loan,
+            extra={"way": way, "satisfaction": satisfaction},
+        )
+    return visit

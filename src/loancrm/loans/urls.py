@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:loan_id>/", views.loan_detail, name="detail"),
     path("<int:loan_id>/repayments/", views.repayment_add, name="repayment_add"),
     path("<int:loan_id>/collection/", views.attempt_add, name="attempt_add"),
+    path("<int:loan_id>/visits/", views.visit_add, name="visit_add"),
     path("<int:loan_id>/write-off/", views.write_off, name="write_off"),
     path("<int:loan_id>/service-fee/", views.fee_receive, name="fee_receive"),
 ]

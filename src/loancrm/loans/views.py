@@ -15,7 +15,15 @@ from loancrm.accounts.permissions import DataScope, Perm
 from loancrm.intake.selectors import application_get_for
 
 from . import selectors, services
-from .forms import AttemptForm, BucketFormSet, DisburseForm, InstitutionForm, LoanTermsForm, RepaymentForm
+from .forms import (
+    AttemptForm,
+    BucketFormSet,
+    DisburseForm,
+    InstitutionForm,
+    LoanTermsForm,
+    RepaymentForm,
+    VisitForm,
+)
 from .models import CollectionTask, LoanStatus, LoanTerms, OverdueBucket
 
 
@@ -78,6 +86,9 @@ def _loan_context(request, loan, **extra) -> dict:
         ),
         "window": services.contact_window(),
         "today": timezone.localdate(),
+        "visits": list(loan.visits.select_related("by")),
+        "visit_form": extra.pop("visit_form", None) or VisitForm(),
+        "can_visit": user.has_perm_code(Perm.CUSTOMER_EDIT),
         **extra,
     }
 
@@ -325,3 +336,19 @@ def customer_loans(request, customer_id: int):
         )
         loan.last_payment = loan.repayments.order_by("-paid_on", "-id").first()
     return render(request, "loans/_customer_loans.html", {"loans": loans, "customer": customer})
+
+
+@login_required
+@require_POST
+def visit_add(request, loan_id: int):
+    loan = selectors.loan_get_for(request.user, loan_id)
+    form = VisitForm(request.POST)
+    if form.is_valid():
+        try:
+            services.post_loan_visit_record(by=request.user, loan=loan, **form.cleaned_data)
+        except ValidationError as exc:
+            _errors(request, exc, form)
+        else:
+            messages.success(request, _("贷后回访已记录"))
+            return redirect("loans:detail", loan_id)
+    return render(request, "loans/detail.html", _loan_context(request, loan, visit_form=form), status=400)

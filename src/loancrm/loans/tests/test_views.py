@@ -157,3 +157,20 @@ def test_customer_page_card_shows_the_loans_state(client, org, approved):
     assert loan.loan_no in card and "M1" in card
     login(client, org["sales2"])
     assert client.get(f"/loans/customer/{loan.customer_id}/").status_code == 404
+
+
+def test_post_loan_visit_is_recorded_on_the_loan(client, org, approved):
+    from loancrm.audit.models import AuditEntry
+
+    _disburse(client, org, approved, disbursed_on=(timezone.localdate() - timedelta(days=35)).isoformat())
+    loan = Loan.objects.get()
+    login(client, org["sales1"])
+    page = client.get(f"/loans/{loan.pk}/").content.decode()
+    assert 'data-testid="visit-form"' in page and "text-danger" in page  # due a month after 放款
+    resp = client.post(f"/loans/{loan.pk}/visits/", {"way": "phone", "fund_use": ""})
+    assert resp.status_code == 400 and "请填写资金实际用途" in resp.content.decode()
+    resp = client.post(
+        f"/loans/{loan.pk}/visits/", {"way": "phone", "fund_use": "与申请一致：店铺进货", "satisfaction": "5"}
+    )
+    assert resp.status_code == 302 and loan.visits.get().satisfaction == 5
+    assert AuditEntry.objects.filter(action="loan.visit", object_id=str(loan.pk)).exists()
