@@ -134,6 +134,13 @@ class Loan(models.Model):
     assessed_on = models.DateField(_("逾期计算日"), null=True, blank=True)
     settled_on = models.DateField(_("结清日"), null=True, blank=True)
     written_off_on = models.DateField(_("核销日"), null=True, blank=True)
+    # 核销 is two people's decision: finance asks with the reason, an approver (not the same person) approves.
+    write_off_reason = models.CharField(_("核销原因"), max_length=300, blank=True)
+    write_off_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("核销申请人"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="+",
+    )  # fmt: skip
+    write_off_requested_at = models.DateTimeField(_("核销申请时间"), null=True, blank=True)
 
     service_fee = models.DecimalField(_("服务费（元）"), default=Decimal("0"), **MONEY)
     service_fee_payer = models.CharField(_("服务费支付方"), max_length=20, choices=LoanTerms.FeePayer.choices)

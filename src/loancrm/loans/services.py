@@ -406,7 +406,8 @@ def repayment_record(
         raise ValidationError({"paid_on": [_("还款日不能晚于今天")]})
     with transaction.atomic():
         loan = Loan.objects.select_for_update().get(pk=loan.pk)
-        if loan.status in (LoanStatus.SETTLED, LoanStatus.WRITTEN_OFF):
+        # A written-off loan still takes payments: money recovered later (核销后收回) is recorded the same way.
+        if loan.status == LoanStatus.SETTLED:
             raise ValidationError(
                 {"amount": [_("贷款已%(s)s，不能再登记还款") % {"s": loan.get_status_display()}]}
             )
@@ -589,8 +590,8 @@ def _months_for_payment(principal: Decimal, annual_rate: Decimal, payment: Decim
     return at_most
 
 
-def loan_write_off(*, by: User, loan: Loan, reason: str) -> Loan:
-    """核销: finance writes off a hopeless loan (M3+ only), with the reason; kept for recovery."""
+def loan_write_off_request(*, by: User, loan: Loan, reason: str) -> Loan:
+    """核销, step 1: finance asks to write off a hopeless loan (M3+ only), with the reason."""
     require_perm(by, Perm.LOAN_DISBURSE)
     if not (reason or "").strip():
         raise ValidationError({"reason": [_("核销必须填写原因和审批依据")]})
@@ -600,12 +601,50 @@ def loan_write_off(*, by: User, loan: Loan, reason: str) -> Loan:
             raise ValidationError({"reason": [_("贷款已%(s)s，不能核销") % {"s": loan.get_status_display()}]})
         if loan.bucket != "M3+":
             raise ValidationError({"reason": [_("只有 M3+（逾期 60 天以上）的贷款可以核销")]})
-        loan.status, loan.written_off_on = LoanStatus.WRITTEN_OFF, timezone.localdate()
-        loan.save(update_fields=["status", "written_off_on"])
-        CollectionTask.objects.filter(loan=loan, status=CollectionTask.Status.OPEN).update(
-            status=CollectionTask.Status.CLOSED, closed_at=timezone.now(), close_reason=_("已核销")
+        if loan.write_off_requested_at:
+            raise ValidationError({"reason": [_("已提交核销申请，等待审批")]})
+        loan.write_off_reason, loan.write_off_requested_by = reason.strip()[:300], by
+        loan.write_off_requested_at = timezone.now()
+        loan.save(update_fields=["write_off_reason", "write_off_requested_by", "write_off_requested_at"])
+        audit_record(
+            action=Action.LOAN_WRITE_OFF,
+            actor=by,
+            obj=loan,
+            extra={"step": "request", "reason": reason.strip()},
         )
-        audit_record(action=Action.LOAN_WRITE_OFF, actor=by, obj=loan, extra={"reason": reason.strip()})
+    return loan
+
+
+def loan_write_off(*, by: User, loan: Loan, approve: bool = True, comment: str = "") -> Loan:
+    """核销, step 2: an approver (intake.approve, not the requester) approves or turns it down.
+    The loan is kept, so money recovered later can still be recorded."""
+    require_perm(by, Perm.INTAKE_APPROVE)
+    with transaction.atomic():
+        loan = Loan.objects.select_for_update().get(pk=loan.pk)
+        if not loan.write_off_requested_at or loan.status == LoanStatus.WRITTEN_OFF:
+            raise ValidationError({"reason": [_("没有待审批的核销申请")]})
+        if loan.write_off_requested_by_id == by.pk:
+            raise ValidationError({"reason": [_("核销须由申请人以外的审批人批准")]})
+        if approve:
+            loan.status, loan.written_off_on = LoanStatus.WRITTEN_OFF, timezone.localdate()
+            CollectionTask.objects.filter(loan=loan, status=CollectionTask.Status.OPEN).update(
+                status=CollectionTask.Status.CLOSED, closed_at=timezone.now(), close_reason=_("已核销")
+            )
+        else:
+            loan.write_off_requested_at, loan.write_off_requested_by = None, None
+        loan.save(
+            update_fields=["status", "written_off_on", "write_off_requested_at", "write_off_requested_by"]
+        )
+        audit_record(
+            action=Action.LOAN_WRITE_OFF,
+            actor=by,
+            obj=loan,
+            extra={
+                "step": "approve" if approve else "decline",
+                "reason": loan.write_off_reason,
+                "comment": comment,
+            },
+        )
     return loan
 
 

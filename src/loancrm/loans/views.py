@@ -70,11 +70,16 @@ def _loan_context(request, loan, **extra) -> dict:
         "loan": loan,
         "rows": selectors.loan_schedule(loan),
         "repayments": selectors.loan_repayments(loan),
-        "can_record": user.has_perm_code(Perm.REPAYMENT_RECORD)
-        and loan.status in (LoanStatus.NORMAL, LoanStatus.OVERDUE),
+        # A written-off loan still takes payments: recoveries.
+        "can_record": user.has_perm_code(Perm.REPAYMENT_RECORD) and loan.status != LoanStatus.SETTLED,
         "can_write_off": user.has_perm_code(Perm.LOAN_DISBURSE)
         and loan.bucket == "M3+"
-        and loan.status == LoanStatus.OVERDUE,
+        and loan.status == LoanStatus.OVERDUE
+        and not loan.write_off_requested_at,
+        "can_approve_write_off": bool(loan.write_off_requested_at)
+        and loan.status == LoanStatus.OVERDUE
+        and user.has_perm_code(Perm.INTAKE_APPROVE)
+        and loan.write_off_requested_by_id != user.pk,
         "repay_form": extra.pop("repay_form", None) or RepaymentForm(),
         "attempt_form": extra.pop("attempt_form", None) or AttemptForm(),
         "task": open_task,
@@ -154,9 +159,16 @@ def attempt_add(request, loan_id: int):
 @require_POST
 def write_off(request, loan_id: int):
     loan = selectors.loan_get_for(request.user, loan_id)
+    step = request.POST.get("step", "request")
     try:
-        services.loan_write_off(by=request.user, loan=loan, reason=request.POST.get("reason", ""))
-        messages.success(request, _("已核销"))
+        if step == "request":
+            services.loan_write_off_request(by=request.user, loan=loan, reason=request.POST.get("reason", ""))
+            messages.success(request, _("核销申请已提交，等待审批人批准"))
+        else:
+            services.loan_write_off(
+                by=request.user, loan=loan, approve=step == "approve", comment=request.POST.get("comment", "")
+            )
+            messages.success(request, _("已核销") if step == "approve" else _("已驳回核销申请"))
     except ValidationError as exc:
         _errors(request, exc)
     return redirect("loans:detail", loan_id)

@@ -916,28 +916,41 @@ def test_attempts_on_a_closed_task_are_refused(org, late_loan):
 # --- 7. write-off and the service fee -------------------------------------------------------------------
 
 
-def test_write_off_only_at_m3_by_finance_with_a_reason(org, late_loan):
+def test_write_off_only_at_m3_asked_by_finance_approved_by_another(org, late_loan):
     loan, as_of = late_loan(45)
     services.loan_assess(loan=loan, as_of=as_of)
     with pytest.raises(ValidationError) as exc:
-        services.loan_write_off(by=org["finance1"], loan=loan, reason="失联")
+        services.loan_write_off_request(by=org["finance1"], loan=loan, reason="失联")
     assert "M3+" in exc.value.message_dict["reason"][0]
     loan, as_of = late_loan(61)
     services.loan_assess(loan=loan, as_of=as_of)
     with pytest.raises(ValidationError):
-        services.loan_write_off(by=org["finance1"], loan=loan, reason="  ")
+        services.loan_write_off_request(by=org["finance1"], loan=loan, reason="  ")
     for who in ("sales1", "manager1", "risk1"):
         with pytest.raises(PermissionDenied):
-            services.loan_write_off(by=org[who], loan=loan, reason="失联")
-    loan = services.loan_write_off(by=org["finance1"], loan=loan, reason="失联超过 60 天，经总经理审批核销")
+            services.loan_write_off_request(by=org[who], loan=loan, reason="失联")
+    with pytest.raises(ValidationError):  # nothing asked yet
+        services.loan_write_off(by=org["approver1"], loan=loan)
+    loan = services.loan_write_off_request(by=org["finance1"], loan=loan, reason="失联超过 60 天，申请核销")
+    assert loan.status == "overdue" and loan.write_off_requested_by == org["finance1"]
+    with pytest.raises(PermissionDenied):  # finance cannot approve
+        services.loan_write_off(by=org["finance1"], loan=loan)
+    admin = org["admin"]
+    loan.write_off_requested_by = admin  # the requester never approves their own request
+    loan.save(update_fields=["write_off_requested_by"])
+    with pytest.raises(ValidationError):
+        services.loan_write_off(by=admin, loan=loan)
+    loan.write_off_requested_by = org["finance1"]
+    loan.save(update_fields=["write_off_requested_by"])
+    loan = services.loan_write_off(by=org["approver1"], loan=loan, comment="同意")
     assert (loan.status, loan.written_off_on) == ("written_off", today())
     assert not CollectionTask.objects.filter(loan=loan, status="open").exists()
-    entry = AuditEntry.objects.get(action="loan.write_off", object_id=str(loan.pk))
-    assert entry.extra["reason"].startswith("失联")
+    steps = list(AuditEntry.objects.filter(action="loan.write_off", object_id=str(loan.pk)).order_by("id"))
+    assert [e.extra["step"] for e in steps] == ["request", "approve"]
+    assert steps[0].extra["reason"].startswith("失联")
     with pytest.raises(ValidationError):  # once is enough
-        services.loan_write_off(by=org["finance1"], loan=loan, reason="again")
+        services.loan_write_off(by=org["approver1"], loan=loan)
     assert services.loan_assess(loan=loan).status == "written_off"
-    assert AuditEntry.objects.filter(action="loan.write_off").count() == 1
 
 
 def test_service_fee_is_receivable_up_to_the_outstanding_amount(org, make_loan):
@@ -1001,3 +1014,14 @@ def test_a_better_bucket_hands_the_task_back(org, late_loan):
     task = open_task(loan)
     assert (task.bucket, task.assignee) == ("M1", org["sales1"])
     assert CollectionTask.objects.get(loan=loan, bucket="M2").close_reason == "账龄变为 M1"
+
+
+def test_money_recovered_after_write_off_is_recorded(org, late_loan):
+    loan, as_of = late_loan(61)
+    services.loan_assess(loan=loan, as_of=as_of)
+    services.loan_write_off_request(by=org["finance1"], loan=loan, reason="失联")
+    loan = services.loan_write_off(by=org["approver1"], loan=loan)
+    services.repayment_record(by=org["finance1"], loan=loan, amount="500", paid_on=today())
+    loan.refresh_from_db()
+    assert loan.status == "written_off"
+    assert sum(a.amount for a in Allocation.objects.filter(repayment__loan=loan)) == 500

@@ -174,3 +174,17 @@ def test_post_loan_visit_is_recorded_on_the_loan(client, org, approved):
     )
     assert resp.status_code == 302 and loan.visits.get().satisfaction == 5
     assert AuditEntry.objects.filter(action="loan.visit", object_id=str(loan.pk)).exists()
+
+
+def test_write_off_through_the_pages(client, org, approved):
+    _disburse(client, org, approved, disbursed_on=(timezone.localdate() - timedelta(days=100)).isoformat())
+    loan = services.loan_assess(loan=Loan.objects.get())
+    assert loan.bucket == "M3+"
+    client.post(f"/loans/{loan.pk}/write-off/", {"step": "request", "reason": "失联 90 天"})
+    loan.refresh_from_db()
+    assert loan.write_off_requested_by == org["finance1"] and loan.status == "overdue"
+    login(client, org["approver1"])
+    assert 'value="approve"' in client.get(f"/loans/{loan.pk}/").content.decode()
+    client.post(f"/loans/{loan.pk}/write-off/", {"step": "approve", "comment": "同意"})
+    loan.refresh_from_db()
+    assert loan.status == "written_off"
