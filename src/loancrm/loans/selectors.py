@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ class LoanFilters:
     status: str = ""
     bucket: str = ""
     customer_id: int | None = None
+    fee_outstanding: bool = False
 
 
 def loan_list(user: User, f: LoanFilters | None = None) -> QuerySet[Loan]:
@@ -50,6 +51,8 @@ def loan_list(user: User, f: LoanFilters | None = None) -> QuerySet[Loan]:
         qs = qs.filter(bucket=f.bucket)
     if f.customer_id:
         qs = qs.filter(customer_id=f.customer_id)
+    if f.fee_outstanding:  # finance: service fees still to collect
+        qs = qs.filter(service_fee__gt=F("service_fee_received"))
     return qs.order_by("-id")
 
 

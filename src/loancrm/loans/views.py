@@ -45,6 +45,7 @@ def loan_list(request):
         status=p.get("status", "") if p.get("status") in LoanStatus.values else "",
         bucket=p.get("bucket", "")[:10],
         customer_id=int(p["customer"]) if p.get("customer", "").isdigit() else None,
+        fee_outstanding=p.get("fee") == "1",
     )
     page = Paginator(selectors.loan_list(request.user, f), 20).get_page(p.get("page"))
     query = "&".join(f"{k}={v}" for k, v in p.items() if k != "page" and v)

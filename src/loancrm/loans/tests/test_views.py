@@ -188,3 +188,12 @@ def test_write_off_through_the_pages(client, org, approved):
     client.post(f"/loans/{loan.pk}/write-off/", {"step": "approve", "comment": "同意"})
     loan.refresh_from_db()
     assert loan.status == "written_off"
+
+
+def test_finance_lists_loans_with_service_fee_to_collect(client, org, approved):
+    _disburse(client, org, approved)
+    loan = Loan.objects.get()
+    assert loan.service_fee > 0
+    assert loan.loan_no in client.get("/loans/?fee=1").content.decode()
+    client.post(f"/loans/{loan.pk}/service-fee/", {"amount": str(loan.service_fee)})
+    assert loan.loan_no not in client.get("/loans/?fee=1").content.decode()
