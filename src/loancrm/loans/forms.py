@@ -16,6 +16,9 @@ class DisburseForm(StyledFormMixin, forms.Form):
     disbursed_on = forms.DateField(
         label=_("放款日"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
+    contract_file = forms.FileField(
+        label=_("合同文件"), required=False, help_text=_("签署后的合同扫描件（PDF/图片）")
+    )
     comment = forms.CharField(label=_("备注"), max_length=200, required=False)
 
     def __init__(self, *args, methods=None, **kwargs):

@@ -235,8 +235,9 @@ def loan_create(
     return loan
 
 
-def loan_disburse(*, by: User, application, comment: str = "", **loan_data) -> Loan:
-    """放款: register the loan and pass the application's 放款 node, both or neither."""
+def loan_disburse(*, by: User, application, comment: str = "", contract_file=None, **loan_data) -> Loan:
+    """放款: register the loan and pass the application's 放款 node, both or neither. The signed
+    contract (optional here) is kept as a customer attachment and linked to the loan."""
     from loancrm.intake.models import ApplicationStatus, ApplicationTask, LoanApplication, TaskStatus
     from loancrm.intake.services import application_act
 
@@ -252,9 +253,26 @@ def loan_disburse(*, by: User, application, comment: str = "", **loan_data) -> L
     # The handler of an earlier node (合同签订) must not pass it by registering a loan.
     if application.node is None or application.node.status_on_pass != ApplicationStatus.DISBURSED:
         raise ValidationError({"application": [_("申请还没有到放款节点")]})
-    with transaction.atomic():
-        loan = loan_create(by=by, application=application, **loan_data)
-        application_act(by=by, application=application, action="submit", comment=comment)
+    attachment = None
+    if contract_file is not None:
+        from loancrm.customers.services import attachment_store
+
+        attachment = attachment_store(
+            customer=application.customer, upload=contract_file, kind=str(_("合同")), uploaded_by=by
+        )
+    try:
+        with transaction.atomic():
+            loan = loan_create(by=by, application=application, **loan_data)
+            if attachment is not None:
+                Loan.objects.filter(pk=loan.pk).update(contract_file=attachment)
+                loan.contract_file = attachment
+            application_act(by=by, application=application, action="submit", comment=comment)
+    except Exception:
+        if attachment is not None:
+            from loancrm.customers.services import attachment_discard
+
+            attachment_discard(attachment)
+        raise
     return loan
 
 

@@ -187,7 +187,7 @@ def fee_receive(request, loan_id: int):
     return redirect("loans:detail", loan_id)
 
 
-def disburse_form_for(application, data=None) -> DisburseForm | None:
+def disburse_form_for(application, data=None, files=None) -> DisburseForm | None:
     """The 放款 form on the application page (None when the product has no loan terms)."""
     terms = LoanTerms.objects.filter(product=application.product).first()
     if terms is None:
@@ -200,6 +200,7 @@ def disburse_form_for(application, data=None) -> DisburseForm | None:
     )
     return DisburseForm(
         data,
+        files,
         methods=terms.methods,
         initial={
             "principal": f"{application.approved_amount or application.amount:.2f}",
@@ -214,7 +215,7 @@ def disburse_form_for(application, data=None) -> DisburseForm | None:
 @require_POST
 def disburse(request, application_id: int):
     application = application_get_for(request.user, application_id)
-    form = disburse_form_for(application, request.POST)
+    form = disburse_form_for(application, request.POST, request.FILES)
     if form is None:
         messages.error(request, _("产品“%(p)s”还没有设置资金方和贷款条款") % {"p": application.product})
         return redirect("intake:detail", application_id)
@@ -225,6 +226,7 @@ def disburse(request, application_id: int):
                 by=request.user,
                 application=application,
                 comment=d["comment"],
+                contract_file=d.get("contract_file"),
                 contract_no=d["contract_no"],
                 principal=d["principal"],
                 annual_rate=d["annual_rate"],

@@ -197,3 +197,15 @@ def test_finance_lists_loans_with_service_fee_to_collect(client, org, approved):
     assert loan.loan_no in client.get("/loans/?fee=1").content.decode()
     client.post(f"/loans/{loan.pk}/service-fee/", {"amount": str(loan.service_fee)})
     assert loan.loan_no not in client.get("/loans/?fee=1").content.decode()
+
+
+def test_the_signed_contract_is_kept_with_the_loan(client, org, approved):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    login(client, org["finance1"])
+    pdf = SimpleUploadedFile("合同.pdf", b"%PDF-1.4\n% contract\n", content_type="application/pdf")
+    resp = _disburse(client, org, approved, contract_file=pdf)
+    loan = Loan.objects.get()
+    assert resp.status_code == 302 and loan.contract_file.original_name == "合同.pdf"
+    page = client.get(f"/loans/{loan.pk}/").content.decode()
+    assert 'data-testid="contract-file"' in page
