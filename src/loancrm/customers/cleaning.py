@@ -76,6 +76,20 @@ def _date(value: Any) -> date | None:
     raise ValueError
 
 
+def positive_yuan(value: Any, field: str) -> Decimal:
+    """A money amount as people type it (50000, 50,000元, 5万) that must be above zero, to the cent
+    (half up); otherwise a ValidationError naming the field. Intake and loans read amounts with it."""
+    from decimal import ROUND_HALF_UP
+
+    try:
+        amount = _decimal(value)
+    except (ValueError, ArithmeticError):
+        amount = None
+    if amount is None or amount <= 0:
+        raise ValidationError({field: [_("请填写大于 0 的金额，如 50000 或 5万")]})
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
 def dictionary_lookups() -> dict[str, tuple[dict[str, str], dict[str, str]]]:
     """field → (code → label, label → code) of the active items; an import reads them once per run."""
     out = {}

@@ -24,6 +24,7 @@ from loancrm.accounts.scope import department_subtree_ids, users_in_scope
 from loancrm.audit.models import Action
 from loancrm.audit.services import audit_record
 from loancrm.customers import numbers
+from loancrm.customers.cleaning import positive_yuan
 from loancrm.customers.models import Customer
 
 from . import workflow
@@ -371,18 +372,6 @@ def lead_assignee(department: Department, *, region: str = "", now=None) -> User
     return min(candidates, key=lambda u: (load.get(u.pk, 0), u.username))
 
 
-def _clean_amount(value: Any, field: str) -> Decimal:
-    from loancrm.customers.cleaning import _decimal
-
-    try:
-        amount = _decimal(value)
-    except (ValueError, ArithmeticError):
-        amount = None
-    if amount is None or amount <= 0:
-        raise ValidationError({field: [_("请填写大于 0 的金额，如 50000 或 5万")]})
-    return amount.quantize(Decimal("0.01"))
-
-
 def _raise_unless_sees_customer(user: User, customer: Customer, field: str) -> None:
     """The salesperson of an application must see its customer (materials are the customer's files)."""
     from loancrm.customers.selectors import customers_visible_to
@@ -421,7 +410,7 @@ def application_create(
     if not product.is_active:
         errors["product"] = [_("该产品已停用")]
     try:
-        amount = _clean_amount(amount, "amount")
+        amount = positive_yuan(amount, "amount")
     except ValidationError as exc:
         errors.update(exc.message_dict)
         amount = None
@@ -574,7 +563,7 @@ def _apply_data(
         changed.append("purpose")
     if data.get("approved_amount") not in (None, ""):
         try:
-            amount = _clean_amount(data["approved_amount"], "approved_amount")
+            amount = positive_yuan(data["approved_amount"], "approved_amount")
             product = application.product
             if amount > application.amount:
                 # The route (e.g. skipping 风控 for small amounts) was decided on the requested amount.

@@ -23,6 +23,7 @@ from loancrm.accounts.permissions import Perm
 from loancrm.audit.models import Action
 from loancrm.audit.services import audit_record
 from loancrm.customers import numbers
+from loancrm.customers.cleaning import positive_yuan
 
 from . import schedules
 from .models import (
@@ -51,18 +52,6 @@ DEFAULT_BUCKETS = [
     ("M2", "M2（31–60 天）", 31, 60),
     ("M3+", "M3+（60 天以上）", 61, None),
 ]
-
-
-def _money(value: Any, field: str) -> Decimal:
-    from loancrm.customers.cleaning import _decimal
-
-    try:
-        amount = _decimal(value)
-    except (ValueError, ArithmeticError):
-        amount = None
-    if amount is None or amount <= 0:
-        raise ValidationError({field: [_("请填写大于 0 的金额，如 3000 或 0.3万")]})
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def next_loan_no(when=None) -> str:
@@ -166,7 +155,9 @@ def loan_create(
         errors["contract_no"] = [_("合同编号最多 60 个字符")]
     if terms.methods and method not in terms.methods:
         errors["method"] = [_("该产品不支持这种还款方式")]
-    principal = _money(principal if principal not in (None, "") else application.approved_amount, "principal")
+    principal = positive_yuan(
+        principal if principal not in (None, "") else application.approved_amount, "principal"
+    )
     approved_amount = application.approved_amount or application.amount
     if principal > approved_amount:
         errors["principal"] = [_("放款金额不能超过批准额度 %(a)s 元") % {"a": f"{approved_amount:,.2f}"}]
@@ -417,7 +408,7 @@ def repayment_record(
     repayment before anything goes to principal, and is kept as it is: the recalculated schedule starts
     after it, so that period's interest is never charged twice."""
     require_perm(by, Perm.REPAYMENT_RECORD)
-    amount = _money(amount, "amount")
+    amount = positive_yuan(amount, "amount")
     if kind not in Repayment.Kind.values:
         raise ValidationError({"kind": [_("请选择还款类型")]})
     if paid_on > timezone.localdate():
@@ -668,7 +659,7 @@ def loan_write_off(*, by: User, loan: Loan, approve: bool = True, comment: str =
 
 def service_fee_receive(*, by: User, loan: Loan, amount: Any) -> Loan:
     require_perm(by, Perm.REPAYMENT_RECORD)
-    amount = _money(amount, "amount")
+    amount = positive_yuan(amount, "amount")
     with transaction.atomic():
         loan = Loan.objects.select_for_update().get(pk=loan.pk)
         if amount > loan.service_fee_outstanding:
@@ -782,7 +773,7 @@ def collection_attempt_record(
     if result == CollectionAttempt.Result.PROMISED:
         if not promise_on or promise_on < timezone.localdate():
             raise ValidationError({"promise_on": [_("请填写不早于今天的承诺还款日")]})
-        promise_amount = _money(promise_amount, "promise_amount")
+        promise_amount = positive_yuan(promise_amount, "promise_amount")
     with transaction.atomic():
         attempt = CollectionAttempt.objects.create(task=task, at=at, way=way, result=result, note=note, by=by)
         next_on = timezone.localdate() + timedelta(days=1)
