@@ -39,6 +39,17 @@ def scope_queryset(
     return qs.none()
 
 
+def in_scope(user, *, owner_id: int | None, department_id: int | None) -> bool:
+    """The per-record form of scope_queryset: may `user` see a record with this owner and department?
+    (For picking handlers and collectors among people, where a queryset per person would be wasteful.)"""
+    scope = getattr(user, "data_scope", None) if user is not None and user.is_authenticated else None
+    if scope == DataScope.ALL:
+        return True
+    if scope == DataScope.DEPARTMENT and user.department_id:
+        return department_id in department_subtree_ids(user.department_id)
+    return scope in (DataScope.OWN, DataScope.DEPARTMENT) and owner_id == user.pk
+
+
 def users_in_scope(user) -> QuerySet:
     """Users whose records this user may see (for owner pickers and filters)."""
     from .models import User

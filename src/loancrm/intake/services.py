@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from loancrm.accounts.access import record_denial, require_perm
 from loancrm.accounts.models import Department, User
 from loancrm.accounts.permissions import DataScope, Perm
-from loancrm.accounts.scope import department_subtree_ids, users_in_scope
+from loancrm.accounts.scope import department_subtree_ids, in_scope, users_in_scope
 from loancrm.audit.models import Action
 from loancrm.audit.services import audit_record
 from loancrm.customers import numbers
@@ -115,12 +115,7 @@ def missing_materials(application: LoanApplication) -> list[MaterialRequirement]
 
 
 def _can_see(user: User, application: LoanApplication) -> bool:
-    scope = user.data_scope
-    if scope == DataScope.ALL:
-        return True
-    if scope == DataScope.DEPARTMENT and user.department_id:
-        return application.department_id in department_subtree_ids(user.department_id)
-    return scope is not None and application.owner_id == user.pk
+    return in_scope(user, owner_id=application.owner_id, department_id=application.department_id)
 
 
 def _out_of_scope(by: User, path: str) -> PermissionDenied:

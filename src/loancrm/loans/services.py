@@ -681,8 +681,7 @@ def service_fee_receive(*, by: User, loan: Loan, amount: Any) -> Loan:
 
 def _collector_for(loan: Loan) -> User | None:
     """M1: the loan's salesperson; M2 and later: the least busy collector (催收作业) who sees it."""
-    from loancrm.accounts.permissions import DataScope
-    from loancrm.accounts.scope import department_subtree_ids
+    from loancrm.accounts.scope import in_scope
 
     if loan.bucket == "M1" and loan.owner and loan.owner.is_active:
         return loan.owner
@@ -690,12 +689,7 @@ def _collector_for(loan: Loan) -> User | None:
     for u in User.objects.filter(is_active=True).exclude(role__isnull=True):
         if not u.has_perm_code(Perm.COLLECTION_WORK) or u.role.code == "admin":
             continue
-        scope = u.data_scope
-        if scope == DataScope.ALL or (
-            scope == DataScope.DEPARTMENT
-            and u.department_id
-            and loan.department_id in department_subtree_ids(u.department_id)
-        ):
+        if in_scope(u, owner_id=loan.owner_id, department_id=loan.department_id):
             people.append(u)
     if not people:
         return loan.owner
