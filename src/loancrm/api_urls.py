@@ -6,6 +6,7 @@ from loancrm.audit import api as audit_api
 from loancrm.customers import api as customers_api
 from loancrm.intake import api as intake_api
 from loancrm.loans import api as loans_api
+from loancrm.notifications import api as notifications_api
 
 urlpatterns = [
     path("auth/token/", accounts_api.ObtainToken.as_view(), name="api-token"),
@@ -29,6 +30,8 @@ urlpatterns = [
     path("loans/", loans_api.LoanList.as_view(), name="api-loan-list"),
     path("loans/<int:pk>/", loans_api.LoanDetail.as_view(), name="api-loan-detail"),
     path("loans/<int:pk>/repayments/", loans_api.LoanRepayments.as_view(), name="api-loan-repayments"),
+    path("notifications/", notifications_api.NotificationList.as_view(), name="api-notification-list"),
+    path("deliveries/", notifications_api.DeliveryList.as_view(), name="api-delivery-list"),
     path("audit/", audit_api.AuditEntryList.as_view(), name="api-audit-list"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

@@ -76,6 +76,9 @@ INSTALLED_APPS = [
     "loancrm.exports",
     "loancrm.intake",
     "loancrm.loans",
+    "loancrm.notifications",
+    "loancrm.rules",
+    "loancrm.reports",
 ]
 
 MIDDLEWARE = [
@@ -236,8 +239,35 @@ else:
         "immediate": False,
     }
 
-EMAIL_BACKEND = os.environ.get("LOANCRM_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+# E-mail: SMTP when LOANCRM_EMAIL_HOST is set, else files in <data dir>/mail (the demo reads them there).
+EMAIL_HOST = os.environ.get("LOANCRM_EMAIL_HOST", "")
+EMAIL_PORT = int(
+    os.environ.get("LOANCRM_EMAIL_PORT", "465" if os.environ.get("LOANCRM_EMAIL_SSL") == "1" else "25")
+)
+EMAIL_HOST_USER = os.environ.get("LOANCRM_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("LOANCRM_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("LOANCRM_EMAIL_TLS", "") == "1"
+EMAIL_USE_SSL = os.environ.get("LOANCRM_EMAIL_SSL", "") == "1"
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = os.environ.get("LOANCRM_EMAIL_FROM", "loancrm@localhost")
+EMAIL_BACKEND = os.environ.get(
+    "LOANCRM_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend",
+)
 EMAIL_FILE_PATH = DATA_DIR / "mail"
+
+# SMS: "dev" records messages in <data dir>/sms/outbox.jsonl; "aliyun" sends through Alibaba Cloud.
+LOANCRM_SMS = {
+    "backend": os.environ.get("LOANCRM_SMS_BACKEND", "dev"),
+    "access_key_id": os.environ.get("LOANCRM_SMS_ACCESS_KEY_ID", ""),
+    "access_key_secret": os.environ.get("LOANCRM_SMS_ACCESS_KEY_SECRET", ""),
+    "sign_name": os.environ.get("LOANCRM_SMS_SIGN_NAME", ""),
+    "endpoint": os.environ.get("LOANCRM_SMS_ENDPOINT", "https://dysmsapi.aliyuncs.com/"),
+}
+# Customer messages wait out the quiet hours (default 21:00–08:00, local time).
+LOANCRM_QUIET_HOURS = os.environ.get("LOANCRM_QUIET_HOURS", "21:00-08:00")
 
 LOGGING = {
     "version": 1,

@@ -13,6 +13,8 @@ urlpatterns = [
     path("exports/", include("loancrm.exports.urls")),
     path("intake/", include("loancrm.intake.urls")),
     path("loans/", include("loancrm.loans.urls")),
+    path("notifications/", include("loancrm.notifications.urls")),
+    path("rules/", include("loancrm.rules.urls")),
     path("api/v1/", include("loancrm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),

@@ -68,6 +68,10 @@ class Action(models.TextChoices):
     DICTIONARY_UPDATE = "dictionary.update", _("修改数据字典")
     SETTING_UPDATE = "setting.update", _("修改系统设置")
     TOKEN_CREATE = "token.create", _("签发 API 令牌")
+    RULE_UPDATE = "rule.update", _("修改自动化规则")
+    RULE_FIRE = "rule.fire", _("自动化规则执行")
+    TEMPLATE_UPDATE = "template.update", _("修改消息模板")
+    DELIVERY_RETRY = "delivery.retry", _("重发消息")
     DEMO_DATA = "demo.data", _("生成演示数据")
 
 

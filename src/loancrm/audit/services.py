@@ -8,6 +8,7 @@ from django.db import models
 
 from . import context
 from .models import Action, AuditEntry
+from .signals import recorded
 
 
 def _jsonable(value: Any) -> Any:
@@ -43,7 +44,7 @@ def audit_record(
     ctx = context.current()
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
-    return AuditEntry.objects.create(
+    entry = AuditEntry.objects.create(
         actor=actor,
         actor_username=(actor.username if actor is not None else actor_username)[:150],
         ip=ctx.ip,
@@ -54,3 +55,5 @@ def audit_record(
         changes={k: _jsonable(v) for k, v in (changes or {}).items()},
         extra={k: _jsonable(v) for k, v in (extra or {}).items()},
     )
+    recorded.send(sender=AuditEntry, entry=entry)
+    return entry

@@ -32,6 +32,7 @@ def navigation(request):
             or (s.key == "todo" and ns == "intake" and url_name == "todo")
             or (s.key == "loans" and ns == "loans" and url_name != "collection")
             or (s.key == "postloan" and ns == "loans" and url_name == "collection")
+            or (s.key == "rules" and (ns == "rules" or (ns == "notifications" and url_name == "deliveries")))
             or (s.key == "settings" and ns in ("accounts", "audit") and url_name not in ("login",))
         )
         item = {"key": s.key, "label": s.label, "url": urls[s.key], "active": active}
@@ -44,4 +45,6 @@ def navigation(request):
 
             item["count"] = collection_due_count(user)
         items.append(item)
-    return {"nav_items": items}
+    from loancrm.notifications.selectors import unread_count
+
+    return {"nav_items": items, "unread_notifications": unread_count(user)}

@@ -23,13 +23,7 @@ SECTIONS = [
     Section("todo", _("我的待办"), "intake:todo", Perm.INTAKE_VIEW),
     Section("loans", _("贷款"), "loans:list", Perm.LOAN_VIEW),
     Section("postloan", _("催收"), "loans:collection", Perm.COLLECTION_WORK),
-    Section(
-        "rules",
-        _("规则"),
-        "core:section_rules",
-        Perm.RULES_MANAGE,
-        _("自动化规则：超时未跟进、审批停滞、生日关怀、还款提醒、贷后回访，站内信/短信/邮件/企业微信通知。"),
-    ),
+    Section("rules", _("规则"), "rules:list", Perm.RULES_MANAGE),
     Section(
         "reports",
         _("报表"),

@@ -7,6 +7,5 @@ urlpatterns = [
     path("", views.workbench, name="workbench"),
     path("settings/", views.settings_home, name="settings"),
     path("settings/system/", views.system_settings, name="system_settings"),
-    path("rules/", views.section, {"key": "rules"}, name="section_rules"),
     path("reports/", views.section, {"key": "reports"}, name="section_reports"),
 ]

@@ -85,6 +85,8 @@ class Customer(models.Model):
     backup_phone = EncryptedTextField(_("备用联系方式"), blank=True)
     wechat = models.CharField(_("微信"), max_length=60, blank=True)
     email = models.CharField(_("邮箱"), max_length=120, blank=True)
+    # Seed 003: customer messages respect an opt-out (还款提醒、材料催交 are not sent to them either).
+    message_opt_out = models.BooleanField(_("拒收通知短信/邮件"), default=False)
     occupation = models.CharField(_("职业"), max_length=60, blank=True)
     employer = models.CharField(_("单位名称"), max_length=120, blank=True)
     employer_address = models.CharField(_("单位地址"), max_length=200, blank=True)

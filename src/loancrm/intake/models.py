@@ -446,8 +446,8 @@ class CustomerLink(models.Model):
 
 
 class Notice(models.Model):
-    """A message to the customer about their application. Sent by the notification adapters (rules
-    issue); until one is configured it stays pending, visible on the application."""
+    """A message to the customer about their application, shown on the application; its SMS is a
+    Delivery the worker sends (the status follows the delivery)."""
 
     class Channel(models.TextChoices):
         SMS = "sms", _("短信")
@@ -466,6 +466,9 @@ class Notice(models.Model):
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    delivery = models.OneToOneField(
+        "notifications.Delivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="notice"
+    )
 
     class Meta:
         verbose_name = _("客户通知")

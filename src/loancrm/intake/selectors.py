@@ -99,9 +99,11 @@ def todo_count(user: User) -> int:
     if not user.is_authenticated:
         return 0
     from loancrm.loans.models import CollectionTask
+    from loancrm.notifications.models import Todo
 
     return (
-        ApplicationTask.objects.filter(assignee=user, status=TaskStatus.OPEN).count()
+        Todo.objects.filter(user=user, status=Todo.Status.OPEN).count()
+        + ApplicationTask.objects.filter(assignee=user, status=TaskStatus.OPEN).count()
         + ProblemReport.objects.filter(assignee=user, status=ProblemReport.Status.OPEN).count()
         # A salesperson's M1 collection tasks are to-dos too (collectors also see 催收 in the top bar).
         + (

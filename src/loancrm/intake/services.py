@@ -302,7 +302,7 @@ def _public_url(name: str, token: str) -> str:
 
 
 def notice_queue(application: LoanApplication, event: str, *, extra: str = "") -> Notice:
-    """A customer-facing status message, pending until a notification adapter sends it."""
+    """A customer-facing status message: an SMS the worker sends (quiet hours and opt-out apply)."""
     with translation.override("zh-hans"):
         texts = {
             "received": _("【%(org)s】您好，%(name)s：您的申请 %(no)s 已受理，我们会尽快联系您。"),
@@ -321,8 +321,25 @@ def notice_queue(application: LoanApplication, event: str, *, extra: str = "") -
             "no": application.application_no,
             "extra": extra,
         }
+    from loancrm.notifications.models import Delivery
+    from loancrm.notifications.services import delivery_queue
+
+    customer = application.customer
+    delivery = delivery_queue(
+        channel="sms",
+        audience=Delivery.Audience.CUSTOMER,
+        recipient=customer.phone,
+        body=text,
+        customer=customer,
+        source=f"notice:{event}",
+    )
     return Notice.objects.create(
-        application=application, customer=application.customer, event=event, text=text
+        application=application,
+        customer=customer,
+        event=event,
+        text=text,
+        delivery=delivery,
+        status=Notice.Status.FAILED if delivery.status in ("failed", "suppressed") else Notice.Status.PENDING,
     )
 
 

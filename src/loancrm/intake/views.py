@@ -116,8 +116,19 @@ def todo(request):
             "now": timezone.now(),
             "query": "team=1" if team else "",
             "collection": _collection_for(request.user, team),
+            "reminders": _reminders_for(request.user, team),
         },
     )
+
+
+def _reminders_for(user, team: bool):
+    """The to-dos automation rules made (call this lead, visit this borrower); a manager's team view
+    shows those of the people in their scope."""
+    from loancrm.accounts.scope import users_in_scope
+    from loancrm.notifications.selectors import todos_for
+
+    ids = list(users_in_scope(user).values_list("pk", flat=True)) if team else None
+    return list(todos_for(user, team_user_ids=ids).order_by("due_at", "id")[:100])
 
 
 def _collection_for(user, team: bool):
