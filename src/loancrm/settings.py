@@ -225,6 +225,7 @@ SPECTACULAR_SETTINGS = {
     # The schema describes the API, not data; clients need it before they hold a token.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {"DeliveryStatusEnum": "loancrm.notifications.models.DeliveryStatus"},
 }
 
 # Background jobs: Huey on SQLite in the data dir, or Redis when REDIS_URL is set.

@@ -26,6 +26,8 @@ class AutoSchema(SpectacularAutoSchema):
         if not any(isinstance(p, AllowAny) for p in self.view.get_permissions()):
             add("401", "未登录或令牌无效", _DETAIL)
             add("403", "无权执行此操作", _DETAIL)
+        if self.method in ("POST", "PUT", "PATCH"):
+            add("415", "不支持的请求格式（Content-Type）", _DETAIL)
         if "{" in self.path or "list" not in self.get_operation_id().lower():
             add("404", "记录不存在或无权查看", _DETAIL)
         else:

@@ -316,6 +316,7 @@ def follow_up_create(*, by: User, customer: Customer, data: dict[str, Any]) -> F
     require_perm(by, Perm.CUSTOMER_EDIT)
     with transaction.atomic():
         follow = FollowUp.objects.create(customer=customer, by=by, **data)
+        old_stage = customer.stage
         fields = ["last_follow_up_at", "next_follow_up_at", "updated_at"]
         customer.last_follow_up_at = max(filter(None, [customer.last_follow_up_at, follow.at]))
         customer.next_follow_up_at = follow.next_follow_up_at
@@ -331,7 +332,7 @@ def follow_up_create(*, by: User, customer: Customer, data: dict[str, Any]) -> F
             action=Action.FOLLOW_UP_CREATE,
             actor=by,
             obj=customer,
-            extra={"way": follow.way, "stage": follow.stage or customer.stage},
+            extra={"way": follow.way, "stage": follow.stage or customer.stage, "stage_changed": customer.stage != old_stage},
         )
     return follow
 

@@ -1,3 +1,5 @@
+import re
+
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -12,7 +14,7 @@ from .models import Channel, Delivery, DeliveryStatus, Notification
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    rule = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    rule = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     is_read = serializers.SerializerMethodField()
 
     class Meta:
@@ -24,7 +26,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
-    rule = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    rule = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     recipient = serializers.CharField(source="recipient_display", read_only=True)  # masked, always
 
     class Meta:
@@ -33,6 +35,11 @@ class DeliverySerializer(serializers.ModelSerializer):
             "id", "channel", "audience", "recipient", "customer", "user", "rule", "source", "subject", "body",
             "status", "attempts", "last_error", "not_before", "sent_at", "provider_id", "created_at",
         ]  # fmt: skip
+
+
+# The filters' allowed values, shared by the schema and the check, so the two cannot disagree.
+DELIVERY_CHANNELS = [c for c in Channel.values if c != Channel.INAPP]  # in-app messages are no deliveries
+RULE_PATTERN = "^[-a-zA-Z0-9_]+$"
 
 
 def _q(name: str, kind=OpenApiTypes.STR, **kw) -> OpenApiParameter:
@@ -62,11 +69,11 @@ class NotificationList(generics.ListAPIView):
         parameters=[
             _q(
                 "rule",
-                {"type": "string", "minLength": 1, "pattern": "^[-a-zA-Z0-9_]+$"},
+                {"type": "string", "minLength": 1, "pattern": RULE_PATTERN},
                 description="rule code or id",
             ),
             _q("status", enum=DeliveryStatus.values),
-            _q("channel", enum=[c for c in Channel.values if c != Channel.INAPP]),
+            _q("channel", enum=DELIVERY_CHANNELS),
         ]
     )
 )
@@ -86,9 +93,9 @@ class DeliveryList(generics.ListAPIView):
         errors = {}
         if "status" in p and p["status"] not in DeliveryStatus.values:
             errors["status"] = [_("不是可选的状态")]
-        if "channel" in p and p["channel"] not in Channel.values:
+        if "channel" in p and p["channel"] not in DELIVERY_CHANNELS:
             errors["channel"] = [_("不是可选的渠道")]
-        if "rule" in p and not p["rule"].replace("-", "").replace("_", "").isalnum():
+        if "rule" in p and not re.fullmatch(RULE_PATTERN, p["rule"]):
             errors["rule"] = [_("请填写规则代码或编号")]
         if errors:
             raise ValidationError(errors)

@@ -57,13 +57,22 @@ class EmailChannel(Channel):
     name = "email"
 
     def send(self, message: Message) -> str:
-        from django.core.mail import EmailMessage
+        from email.utils import make_msgid
 
+        from django.core.mail import EmailMessage
+        from django.core.mail.utils import DNS_NAME
+
+        # A header cannot hold a line break (Django raises BadHeaderError): a subject taken from the
+        # body, or rendered from a template, is put on one line.
+        subject = " ".join((message.subject or message.body[:40]).split())
         email = EmailMessage(
-            subject=message.subject or message.body[:40],
+            subject=subject,
             body=message.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[message.recipient],
+            headers={
+                "Message-ID": make_msgid(domain=DNS_NAME)
+            },  # our own id, so the delivery log can show it
         )
         for name, content, mimetype in message.attachments:
             email.attach(name, content, mimetype)
@@ -193,7 +202,9 @@ class WeComChannel(Channel):
     def send(self, message: Message) -> str:
         if not message.recipient.startswith(("http://", "https://")):
             raise SendError("webhook address must start with http:// or https://", retry=False)
-        payload = {"msgtype": "markdown", "markdown": {"content": message.body[:4000]}}
+        # The robot takes at most 4096 bytes of UTF-8 (a Chinese character is 3), not 4096 characters.
+        content = message.body.encode()[:4096].decode(errors="ignore")
+        payload = {"msgtype": "markdown", "markdown": {"content": content}}
         request = urllib.request.Request(
             message.recipient,
             data=json.dumps(payload, ensure_ascii=False).encode(),
@@ -228,5 +239,5 @@ def channel_for(name: str) -> Channel:
                 sign_name=conf["sign_name"],
                 endpoint=conf["endpoint"],
             )
-        return DevSmsChannel()
+        return DevSmsChannel(settings.LOANCRM_SMS.get("dev_dir"))
     raise ValueError(f"unknown channel {name}")

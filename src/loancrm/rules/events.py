@@ -10,6 +10,8 @@ from .models import Event
 _EVENTS = {
     "customer.create": {Event.CREATED},
     "customer.update": {Event.CHANGED},
+    "followup.create": {Event.CHANGED},
+    "customer.assign": {Event.CHANGED},
     "application.create": {Event.CREATED},
     "application.update": {Event.CHANGED},
     "application.action": {Event.CHANGED, Event.NODE_CHANGED},
@@ -26,6 +28,8 @@ def event_kinds(entry) -> tuple[Entity | None, set[str]]:
     if entity is None or not kinds or not entry.object_id:
         return None, set()
     if entry.action == "customer.update" and "stage" in (entry.changes or {}):
+        kinds.add(Event.STAGE_CHANGED)
+    if entry.action == "followup.create" and (entry.extra or {}).get("stage_changed"):
         kinds.add(Event.STAGE_CHANGED)
     if (entry.extra or {}).get("by_rule"):  # a rule's own change does not set off rules (no loops)
         return None, set()

@@ -317,8 +317,8 @@ def occurrence_key(rule: Rule, obj: Any, now: datetime, *, event_id: int | None 
     if occ == Occurrence.YEARLY:
         return str(today.year)
     if occ == Occurrence.EVERY_N_DAYS:
-        n = max(rule.every_n_days or 1, 1)
-        return f"n{n}.{today.toordinal() // n}"
+        # The day it acts; _fired_within_n_days keeps N days between two reminders.
+        return f"n.{today.isoformat()}"
     return "1"
 
 
@@ -539,6 +539,16 @@ def _fire(rule: Rule, entity: Entity, obj: Any, key: str, now: datetime) -> bool
     return True
 
 
+def _fired_within_n_days(rule: Rule, ids: list[str], now: datetime) -> set[str]:
+    """For "every N days": records the rule acted on less than N days ago (by local date)."""
+    if rule.occurrence != Occurrence.EVERY_N_DAYS:
+        return set()
+    n = max(rule.every_n_days or 1, 1)
+    since = timezone.localtime(now).date() - timedelta(days=n - 1)
+    start = timezone.make_aware(datetime.combine(since, datetime.min.time()))
+    return set(RuleFire.objects.filter(rule=rule, object_id__in=ids, at__gte=start).values_list("object_id", flat=True))
+
+
 def _run_rule(rule: Rule, now: datetime, totals: dict[str, Any], *, pk=None, event_id=None) -> None:
     entity = ENTITIES.get(rule.entity)
     if entity is None:
@@ -548,13 +558,11 @@ def _run_rule(rule: Rule, now: datetime, totals: dict[str, Any], *, pk=None, eve
     try:
         for chunk in _candidates(rule, entity, now, pk=pk):
             keys = {o.pk: occurrence_key(rule, o, now, event_id=event_id) for o in chunk}
-            done = set(
-                RuleFire.objects.filter(rule=rule, object_id__in=[str(k) for k in keys]).values_list(
-                    "object_id", "occurrence"
-                )
-            )
+            ids = [str(k) for k in keys]
+            done = set(RuleFire.objects.filter(rule=rule, object_id__in=ids).values_list("object_id", "occurrence"))
+            recent = _fired_within_n_days(rule, ids, now)
             for o in chunk:
-                if (str(o.pk), keys[o.pk]) in done:
+                if (str(o.pk), keys[o.pk]) in done or str(o.pk) in recent:
                     skipped += 1
                     continue
                 try:

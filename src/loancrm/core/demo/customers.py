@@ -51,8 +51,9 @@ COMPANY_KINDS = ["商贸有限公司", "农业科技有限公司", "建材有限
 
 
 def _resident_id(i: int, rng: random.Random) -> tuple[str, date, str]:
-    """A valid ID number unique per row: row i gives (birth day, sequence) = (i // 1000, i % 1000)."""
-    birth = BIRTH_START + timedelta(days=(i // 1000 * 2963) % BIRTH_SPAN)
+    """A valid ID number unique per row: row i gives birth day (i * 2963) % BIRTH_SPAN and sequence
+    i % 1000 — unique up to 16,001,000 rows, and birthdays spread over the year (生日提醒 has work)."""
+    birth = BIRTH_START + timedelta(days=(i * 2963) % BIRTH_SPAN)
     seq = i % 1000
     gender = Gender.MALE if seq % 2 else Gender.FEMALE  # the 17th digit: odd for men, even for women
     first17 = f"{rng.choice(ningxia.REGION_CODES)}{birth:%Y%m%d}{seq:03d}"

@@ -130,6 +130,7 @@ def ensure_applications(users: dict[str, User], *, seed: int = 2026) -> int:
         ("xinyidai", 45_000, 12, "good", "decision"),
         ("xinyidai", 120_000, 36, "good", "risk"),
         ("fangdidai", 1_200_000, 120, "normal", "precheck"),
+        ("xinyidai", 50_000, 12, "good", "decision"),
     ]
     for username in ("sales1", "sales2", "sales3"):
         sales = users[username]

@@ -53,7 +53,8 @@ def ensure_loan_terms(products: dict) -> None:
 
 def ensure_loans(*, seed: int = 2026) -> int:
     """The demo applications waiting at 审批决策 are approved and disbursed some weeks ago: one is paid
-    on time, one is partly paid, one is 45+ days late (M2) — so 贷款 and 催收 have something to show."""
+    on time, one is partly paid, one is 45+ days late (M2) — so 贷款 and 催收 have something to show —
+    and two more are recent (a first instalment due in a week; a month-old loan to visit)."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -65,8 +66,13 @@ def ensure_loans(*, seed: int = 2026) -> int:
 
     if Loan.objects.exists():
         return 0
+    from loancrm.loans.schedules import add_months
+
     today = timezone.localdate()
-    plans = [(100, "paid"), (80, "partial"), (76, "late")]  # days since 放款, then what the customer did
+    # Days since 放款, then what the customer did. The last two give the rules something to do: one
+    # whose first instalment is due in 7 days (还款提醒), one disbursed 40 days ago (贷后回访).
+    due_in_7 = (today - add_months(today + timedelta(days=7), -1)).days
+    plans = [(100, "paid"), (80, "partial"), (76, "late"), (due_in_7, "fresh"), (40, "fresh")]
     apps = list(LoanApplication.objects.filter(node__code="decision").order_by("id")[: len(plans)])
     made = 0
     for app, (days_ago, behaviour) in zip(apps, plans, strict=False):

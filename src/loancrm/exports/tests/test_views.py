@@ -68,7 +68,8 @@ def test_export_from_the_list_query_string(client, users, customers, capture):
     page = client.get(response["Location"])
     html = page.content.decode()
     assert page.status_code == 200
-    assert 'data-status="done"' in html and "hx-get" not in html  # finished: no more polling
+    assert 'data-status="done"' in html
+    assert reverse("exports:progress", args=[job.pk]) not in html  # finished: no more polling
     assert reverse("exports:download", args=[job.pk]) in html and "100%" in html
     assert "阶段：初步接洽" in html  # the filters as a person reads them
 

@@ -9,6 +9,7 @@ from loancrm.core.demo.customers import ensure_customers
 from loancrm.core.demo.intake import ensure_applications, ensure_products
 from loancrm.core.demo.loans import ensure_loan_terms, ensure_loans
 from loancrm.core.demo.org import USERS, ensure_org
+from loancrm.core.demo.rules import ensure_rule_examples
 from loancrm.intake.services import ensure_default_workflow
 
 DEFAULT_PASSWORD = "Demo@2026"
@@ -40,6 +41,7 @@ class Command(BaseCommand):
         ensure_loan_terms(products)
         applications = ensure_applications(users, seed=seed)
         loans = ensure_loans(seed=seed)
+        ensure_rule_examples()
         elapsed = time.perf_counter() - t0
         audit_record(
             action=Action.DEMO_DATA,
