@@ -332,7 +332,11 @@ def follow_up_create(*, by: User, customer: Customer, data: dict[str, Any]) -> F
             action=Action.FOLLOW_UP_CREATE,
             actor=by,
             obj=customer,
-            extra={"way": follow.way, "stage": follow.stage or customer.stage, "stage_changed": customer.stage != old_stage},
+            extra={
+                "way": follow.way,
+                "stage": follow.stage or customer.stage,
+                "stage_changed": customer.stage != old_stage,
+            },
         )
     return follow
 

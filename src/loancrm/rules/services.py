@@ -546,7 +546,11 @@ def _fired_within_n_days(rule: Rule, ids: list[str], now: datetime) -> set[str]:
     n = max(rule.every_n_days or 1, 1)
     since = timezone.localtime(now).date() - timedelta(days=n - 1)
     start = timezone.make_aware(datetime.combine(since, datetime.min.time()))
-    return set(RuleFire.objects.filter(rule=rule, object_id__in=ids, at__gte=start).values_list("object_id", flat=True))
+    return set(
+        RuleFire.objects.filter(rule=rule, object_id__in=ids, at__gte=start).values_list(
+            "object_id", flat=True
+        )
+    )
 
 
 def _run_rule(rule: Rule, now: datetime, totals: dict[str, Any], *, pk=None, event_id=None) -> None:
@@ -559,7 +563,9 @@ def _run_rule(rule: Rule, now: datetime, totals: dict[str, Any], *, pk=None, eve
         for chunk in _candidates(rule, entity, now, pk=pk):
             keys = {o.pk: occurrence_key(rule, o, now, event_id=event_id) for o in chunk}
             ids = [str(k) for k in keys]
-            done = set(RuleFire.objects.filter(rule=rule, object_id__in=ids).values_list("object_id", "occurrence"))
+            done = set(
+                RuleFire.objects.filter(rule=rule, object_id__in=ids).values_list("object_id", "occurrence")
+            )
             recent = _fired_within_n_days(rule, ids, now)
             for o in chunk:
                 if (str(o.pk), keys[o.pk]) in done or str(o.pk) in recent:
