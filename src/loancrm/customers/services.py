@@ -282,6 +282,28 @@ def customers_tag(
     return count
 
 
+def customer_set_message_opt_out(*, by: User, customer: Customer, opt_out: bool) -> Customer:
+    """The customer asked for no (more) notices by SMS or e-mail (还款提醒、材料催交 included), or
+    asked for them again. Staff in-app reminders about the customer are not affected."""
+    require_perm(by, Perm.CUSTOMER_EDIT)
+    ensure_can_touch(by, customer)
+    with transaction.atomic():
+        current = Customer.objects.select_for_update().get(pk=customer.pk)
+        if current.message_opt_out != opt_out:
+            current.message_opt_out = opt_out
+            current.version += 1
+            current.updated_by = by
+            current._history_user = by
+            current.save(update_fields=["message_opt_out", "version", "updated_by", "updated_at"])
+            audit_record(
+                action=Action.CUSTOMER_UPDATE,
+                actor=by,
+                obj=current,
+                changes={"message_opt_out": [not opt_out, opt_out]},
+            )
+    return current
+
+
 def customer_claim(*, by: User, customer: Customer) -> Customer:
     """A salesperson takes a pool customer of their own department."""
     require_perm(by, Perm.CUSTOMER_EDIT)

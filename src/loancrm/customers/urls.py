@@ -21,6 +21,7 @@ urlpatterns = [
     path("<int:customer_id>/pdf/", printing.customer_pdf, name="pdf"),
     path("<int:customer_id>/timeline/", views.customer_timeline, name="timeline"),
     path("<int:customer_id>/follow-ups/", views.follow_up_add, name="follow_up_add"),
+    path("<int:customer_id>/opt-out/", views.message_opt_out, name="opt_out"),
     path("<int:customer_id>/related/", views.related_person_save, name="related_add"),
     path("<int:customer_id>/related/<int:person_id>/", views.related_person_save, name="related_edit"),
     path("<int:customer_id>/assets/", views.asset_add, name="asset_add"),

@@ -394,6 +394,16 @@ def customer_history(request, customer_id: int):
 
 @login_required
 @require_POST
+def message_opt_out(request, customer_id: int):
+    customer = selectors.customer_get_for(request.user, customer_id)
+    opt_out = request.POST.get("opt_out") == "1"
+    services.customer_set_message_opt_out(by=request.user, customer=customer, opt_out=opt_out)
+    messages.success(request, _("已设为拒收通知短信/邮件") if opt_out else _("已恢复发送通知短信/邮件"))
+    return redirect("customers:detail", customer_id=customer.pk)
+
+
+@login_required
+@require_POST
 def follow_up_add(request, customer_id: int):
     return _post_on_customer(
         request, customer_id, FollowUpForm(request.POST),

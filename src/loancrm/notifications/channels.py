@@ -65,14 +65,13 @@ class EmailChannel(Channel):
         # A header cannot hold a line break (Django raises BadHeaderError): a subject taken from the
         # body, or rendered from a template, is put on one line.
         subject = " ".join((message.subject or message.body[:40]).split())
+        # Our own Message-ID, so that the delivery log can show the id the message really carries.
         email = EmailMessage(
             subject=subject,
             body=message.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[message.recipient],
-            headers={
-                "Message-ID": make_msgid(domain=DNS_NAME)
-            },  # our own id, so the delivery log can show it
+            headers={"Message-ID": make_msgid(domain=DNS_NAME)},
         )
         for name, content, mimetype in message.attachments:
             email.attach(name, content, mimetype)
@@ -95,7 +94,7 @@ class DevSmsChannel(Channel):
         self.path = Path(directory or Path(settings.DATA_DIR) / "sms") / "outbox.jsonl"
 
     def send(self, message: Message) -> str:
-        if not message.recipient.isdigit():
+        if not (message.recipient.isascii() and message.recipient.isdigit()):
             raise SendError("invalid phone number", retry=False)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         message_id = uuid.uuid4().hex

@@ -56,7 +56,13 @@ def deliveries_for_admin(user: User, filters: DeliveryFilters | None = None) -> 
     qs = Delivery.objects.select_related("rule", "customer", "user").order_by("-created_at", "-id")
     f = filters or DeliveryFilters()
     if f.rule:
-        qs = qs.filter(rule_id=int(f.rule)) if str(f.rule).isdigit() else qs.filter(rule__code=f.rule)
+        rule = str(f.rule)
+        # ASCII digits only ("²".isdigit() is true but int() refuses it); an id no row can have (past
+        # 64 bits, which the database cannot even compare) matches nothing instead of failing.
+        if rule.isascii() and rule.isdigit():
+            qs = qs.filter(rule_id=int(rule)) if int(rule) < 2**63 else qs.none()
+        else:
+            qs = qs.filter(rule__code=rule)
     if f.status:
         qs = qs.filter(status=f.status)
     if f.channel:

@@ -1,5 +1,6 @@
 """Writes of notifications, to-dos and deliveries, and the sending of deliveries (worker only)."""
 
+import logging
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ BACKOFF_MINUTES = [1, 5, 30, 120]  # after attempt 1, 2, 3, 4; attempt 5 failing
 STALE_SENDING = timedelta(minutes=10)  # a worker that died mid-send: the message goes back to the queue
 
 _engine = Engine(autoescape=False)
+log = logging.getLogger(__name__)
 
 
 # --- templates ------------------------------------------------------------------------------------------
@@ -268,9 +270,13 @@ def delivery_send(delivery_id: int, *, now: datetime | None = None) -> str:
     delivery = Delivery.objects.get(pk=delivery_id)
     try:
         provider_id = channel_for(delivery.channel).send(_message(delivery))
-    except (SendError, OSError) as e:
+    except Exception as e:
+        # Anything else (a provider's odd answer, a bad setting) is also this delivery's failure: left
+        # uncaught it would keep the row in "sending" and stop the tick from sending the rest.
+        if not isinstance(e, SendError | OSError):
+            log.exception("delivery %s: unexpected error while sending", delivery_id)
         retry = getattr(e, "retry", True) and delivery.attempts < MAX_ATTEMPTS
-        delivery.last_error = str(e)[:500]
+        delivery.last_error = (str(e) if isinstance(e, SendError) else f"{type(e).__name__}: {e}")[:500]
         if retry:
             delivery.status = DeliveryStatus.PENDING
             delivery.not_before = now + timedelta(minutes=BACKOFF_MINUTES[delivery.attempts - 1])

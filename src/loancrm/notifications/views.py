@@ -109,4 +109,7 @@ def delivery_retry(request, delivery_id: int):
         messages.success(request, _("已重新排队发送"))
     except ValidationError as e:
         messages.error(request, "；".join(e.messages))
-    return redirect(request.POST.get("next") or "notifications:deliveries")
+    nxt = request.POST.get("next", "")
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        return redirect(nxt)
+    return redirect("notifications:deliveries")

@@ -210,3 +210,61 @@ def test_cli_run_prints_a_json_summary(org, customers):
     listing = StringIO()
     call_command("rules", "list", stdout=listing)
     assert "lead_not_followed_2h" in listing.getvalue()
+
+
+def test_staff_record_a_customers_opt_out(client, users, customers):
+    c = customers.filter(owner=users["sales1"]).first()
+    login(client, users["sales1"])
+    page = client.get(reverse("customers:detail", args=[c.pk])).content.decode()
+    assert "客户要求不再接收通知短信/邮件" in page
+    client.post(reverse("customers:opt_out", args=[c.pk]), {"opt_out": "1"})
+    c.refresh_from_db()
+    assert c.message_opt_out is True
+    entry = AuditEntry.objects.filter(action="customer.update", object_id=str(c.pk)).latest("id")
+    assert entry.changes == {"message_opt_out": [False, True]}
+    assert "拒收通知短信/邮件" in client.get(reverse("customers:detail", args=[c.pk])).content.decode()
+    other = customers.filter(owner=users["sales3"]).first()  # not sales1's: 404, nothing changes
+    assert client.post(reverse("customers:opt_out", args=[other.pk]), {"opt_out": "1"}).status_code == 404
+    other.refresh_from_db()
+    assert other.message_opt_out is False
+
+
+def test_requests_only_queue_messages_the_worker_sends_them(
+    api_client, users, customers, monkeypatch, django_capture_on_commit_callbacks, mailoutbox
+):
+    """A web request that sets off a customer notice (受理 SMS) stores a pending delivery; nothing is
+    sent inside the request, by any channel."""
+    from pathlib import Path
+
+    from loancrm.core.demo.intake import ensure_products
+    from loancrm.intake.services import ensure_default_workflow
+    from loancrm.notifications import services as notify
+    from loancrm.notifications.models import Delivery
+
+    ensure_default_workflow()
+    ensure_products()
+
+    def no_sending(name):
+        raise AssertionError(f"a request tried to send by {name}")
+
+    monkeypatch.setattr(notify, "channel_for", no_sending)
+    customer = customers.filter(owner=users["sales1"], customer_type="individual").first()
+    api_client.force_authenticate(users["sales1"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(
+            "/api/v1/applications/",
+            {"customer": customer.pk, "product": "xinyidai", "amount": "30000", "term_months": 12},
+            format="json",
+        )
+    assert response.status_code == 201, response.content
+    sms = Delivery.objects.get(source="notice:received")
+    assert sms.status == "pending" and sms.customer == customer
+    assert mailoutbox == []
+    # And no module but the channels talks to Django's mail API.
+    root = Path(__file__).resolve().parents[2]
+    callers = [
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.py")
+        if "tests" not in p.parts and ("EmailMessage" in p.read_text() or "send_mail" in p.read_text())
+    ]
+    assert callers == ["notifications/channels.py"]
