@@ -272,10 +272,27 @@ def describe(entity, conditions: dict | None) -> str:
             continue
         spec = entity.field(item["field"])
         label = spec.label if spec else item["field"]
-        cmp_label = COMPARATORS.get(item["cmp"], (item["cmp"],))[0]
-        value = item.get("value")
-        parts.append(f"{label} {cmp_label}" + (f" {value}" if value not in (None, "") else ""))
+        parts.append(f"{label} {_describe_cmp(spec, item['cmp'], item.get('value'))}")
     return joiner.join(str(p) for p in parts) or str(_("（所有记录）"))
+
+
+_HINT = re.compile(r"\s*[（(][^（()）]*[)）]\s*$")  # the "（如 2h、3d）" example after a comparator's name
+
+
+def _describe_cmp(spec, cmp: str, value: Any) -> str:
+    """ "早于 2h 之前", "属于 应还、部分还款": the value put into the comparator's words, codes as labels."""
+    words = _HINT.sub("", str(COMPARATORS.get(cmp, (cmp,))[0]))
+    if value in (None, ""):
+        return words
+    text = str(value)
+    if spec is not None and spec.kind == "choice" and spec.choices:
+        labels = dict(spec.choices())
+        text = "、".join(str(labels.get(v.strip(), v.strip())) for v in text.split(","))
+    if "……" in words:
+        return words.replace("……", f" {text} ", 1).strip()
+    if " N " in words:
+        return words.replace(" N ", f" {text} ", 1)
+    return f"{words} {text}"
 
 
 def as_of_date(now: datetime) -> date:

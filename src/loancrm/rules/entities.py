@@ -98,7 +98,12 @@ def _text_choices(path: str) -> Callable[[], list[tuple[str, str]]]:
     def choices() -> list[tuple[str, str]]:
         from django.utils.module_loading import import_string
 
-        return [(c, str(label)) for c, label in import_string(path).choices]
+        try:
+            cls = import_string(path)
+        except ImportError:  # a nested class, e.g. loans.models.CollectionTask.Status
+            outer, _dot, name = path.rpartition(".")
+            cls = getattr(import_string(outer), name)
+        return [(c, str(label)) for c, label in cls.choices]
 
     return choices
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import CharField, Exists, F, OuterRef, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -308,7 +309,7 @@ def occurrence_key(rule: Rule, obj: Any, now: datetime, *, event_id: int | None 
     if occ == Occurrence.PER_EVENT and event_id is not None:
         return f"e{event_id}"
     if occ == Occurrence.PER_VISIT:
-        return f"v{getattr(obj, 'node_id', '')}.{getattr(obj, 'visit', '')}"
+        return f"v{getattr(obj, 'node_id', None) or ''}.{getattr(obj, 'visit', '')}"
     if occ == Occurrence.DAILY:
         return today.isoformat()
     if occ == Occurrence.WEEKLY:
@@ -322,8 +323,37 @@ def occurrence_key(rule: Rule, obj: Any, now: datetime, *, event_id: int | None 
     return "1"
 
 
-def _candidates(rule: Rule, entity: Entity, now: datetime, *, pk=None) -> Iterator[list[Any]]:
-    """Matching records in chunks, in id order (one indexed query per chunk)."""
+def _done_exists(rule: Rule, now: datetime, *, event_id: int | None = None) -> Exists:
+    """SQL for "the rule already acted on this record for this occurrence", to leave those records in
+    the database: a repeat scan then reads only what is new (one indexed EXISTS per row)."""
+    fires = RuleFire.objects.filter(rule_id=rule.pk, object_id=Cast(OuterRef("pk"), CharField()))
+    if rule.occurrence == Occurrence.EVERY_N_DAYS:
+        since = timezone.localtime(now).date() - timedelta(days=max(rule.every_n_days or 1, 1) - 1)
+        fires = fires.filter(at__gte=timezone.make_aware(datetime.combine(since, datetime.min.time())))
+    elif rule.occurrence == Occurrence.PER_VISIT:
+        key = Concat(
+            Value("v"),
+            Cast(OuterRef("node_id"), CharField()),
+            Value("."),
+            Cast(OuterRef("visit"), CharField()),
+        )
+        fires = fires.filter(occurrence=key)
+    else:
+        fires = fires.filter(occurrence=occurrence_key(rule, None, now, event_id=event_id))
+    return Exists(fires)
+
+
+def _candidates(
+    rule: Rule,
+    entity: Entity,
+    now: datetime,
+    *,
+    pk=None,
+    skip_done: dict[str, int] | None = None,
+    event_id=None,
+) -> Iterator[list[Any]]:
+    """Matching records in chunks, in id order (one indexed query per chunk). With `skip_done`, the
+    records already acted on stay in the database and only their number is put in skip_done["n"]."""
     if entity is SYSTEM:
         yield [SystemRecord()]
         return
@@ -331,6 +361,10 @@ def _candidates(rule: Rule, entity: Entity, now: datetime, *, pk=None) -> Iterat
     base = entity.queryset().filter(compiled.q)
     if pk is not None:
         base = base.filter(pk=pk)
+    if skip_done is not None and compiled.check is None and rule.pk:
+        done = _done_exists(rule, now, event_id=event_id)
+        skip_done["n"] = base.filter(done).count()
+        base = base.filter(~done)
     last = 0
     while True:
         chunk = list(base.filter(pk__gt=last).order_by("pk")[:CHUNK])
@@ -560,7 +594,8 @@ def _run_rule(rule: Rule, now: datetime, totals: dict[str, Any], *, pk=None, eve
         return
     fired = skipped = 0
     try:
-        for chunk in _candidates(rule, entity, now, pk=pk):
+        already = {"n": 0}
+        for chunk in _candidates(rule, entity, now, pk=pk, skip_done=already, event_id=event_id):
             keys = {o.pk: occurrence_key(rule, o, now, event_id=event_id) for o in chunk}
             ids = [str(k) for k in keys]
             done = set(
@@ -580,6 +615,7 @@ def _run_rule(rule: Rule, now: datetime, totals: dict[str, Any], *, pk=None, eve
                     totals["errors"].append(
                         {"rule": rule.code, "object": str(o.pk), "error": "; ".join(e.messages)}
                     )
+        skipped += already["n"]
     except (ValidationError, ValueError) as e:
         totals["errors"].append({"rule": rule.code, "error": str(e)})
     totals["fired"] += fired

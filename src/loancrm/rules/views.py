@@ -15,6 +15,7 @@ from . import selectors, services
 from .conditions import describe
 from .entities import ENTITIES
 from .forms import RuleForm, TemplateForm, editor_context, initial_for
+from .models import Event
 
 
 def _describe_actions(rule) -> str:
@@ -36,6 +37,7 @@ def rule_list(request):
         r.entity_label = entity.label if entity else r.entity
         r.conditions_text = describe(entity, r.conditions) if entity else ""
         r.actions_text = _describe_actions(r)
+        r.events_text = "、".join(str(Event(e).label) if e in Event.values else e for e in r.events)
     return render(request, "rules/list.html", {"rules": rules, "runs": selectors.recent_runs(request.user)})
 
 
