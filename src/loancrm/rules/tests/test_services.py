@@ -453,3 +453,17 @@ def test_installment_amount_in_message_is_what_is_left(org, make_loan):
     inst = RepaymentInstallment.objects.filter(loan=loan).order_by("period").first()
     ctx = INSTALLMENT.context(inst, timezone.now())
     assert Decimal(ctx["amount"].replace(",", "")) == inst.payment_due
+
+
+def test_the_worker_runs_the_scan_every_5_minutes_and_the_sender_every_minute():
+    from datetime import datetime
+
+    from django.utils.module_loading import autodiscover_modules
+    from huey.contrib.djhuey import HUEY
+
+    autodiscover_modules("tasks")  # what `loancrm worker` (run_huey) does
+    periodic = {t.__name__: t() for t in HUEY._registry._periodic_tasks}
+    assert {"rules_scan", "send_due", "assess_loans"} <= set(periodic)
+    minutes = [datetime(2026, 12, 1, 9, m) for m in range(10)]
+    assert [m.minute for m in minutes if periodic["rules_scan"].validate_datetime(m)] == [0, 5]
+    assert all(periodic["send_due"].validate_datetime(m) for m in minutes)

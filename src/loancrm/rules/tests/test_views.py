@@ -268,3 +268,18 @@ def test_requests_only_queue_messages_the_worker_sends_them(
         if "tests" not in p.parts and ("EmailMessage" in p.read_text() or "send_mail" in p.read_text())
     ]
     assert callers == ["notifications/channels.py"]
+
+
+def test_every_default_rule_passes_the_editors_check_and_reads_in_words(org):
+    """Each preset rule saves back unchanged through rule_clean (choice values checked against their
+    labels, the collection task's nested Status included), and the list reads its codes as labels."""
+    from loancrm.rules import services as rule_services
+    from loancrm.rules.conditions import describe
+    from loancrm.rules.entities import ENTITIES
+
+    for rule in Rule.objects.filter(is_default=True):
+        data = {f: getattr(rule, f) for f in rule_services.RULE_FIELDS}
+        clean = rule_services.rule_clean(data)
+        assert clean["conditions"].get("items") == rule.conditions.get("items", []), rule.code
+    overdue = Rule.objects.get(code="overdue_follow_up")
+    assert describe(ENTITIES[overdue.entity], overdue.conditions).startswith("状态 等于 催收中 且 ")
