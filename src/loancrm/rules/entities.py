@@ -5,6 +5,7 @@ Template values are deliberately plain and non-sensitive: names, numbers, amount
 never an ID number, a bank account or a full phone number.
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -78,7 +79,9 @@ def _abs(path: str) -> str:
     return f"{getattr(settings, 'PUBLIC_BASE_URL', '').rstrip('/')}{path}"
 
 
+@functools.lru_cache(maxsize=1)
 def _org() -> str:
+    """The company's name (the root department); cached for one rule run (see run_caches_clear)."""
     from loancrm.accounts.models import Department
 
     root = Department.objects.filter(parent__isnull=True).order_by("id").first()

@@ -6,6 +6,7 @@ fails on the unique constraint and counts the record as already done; a crash ro
 next scan does the work once.
 """
 
+import functools
 import logging
 import uuid
 from collections.abc import Iterator
@@ -50,9 +51,35 @@ def system_user() -> User:
 # --- who ---------------------------------------------------------------------------------------------
 
 
+def run_caches_clear() -> None:
+    """Reference data a run reads for every record (managers, templates, the company name) is read
+    once per run; a new run sees any change."""
+    from .entities import _org
+
+    _managers_cached.cache_clear()
+    _template_cached.cache_clear()
+    _org.cache_clear()
+
+
+@functools.lru_cache(maxsize=4096)
+def _template_cached(code: str) -> MessageTemplate | None:
+    return MessageTemplate.objects.filter(code=code).first()
+
+
 def managers_of(user: User | None, department_id: int | None = None) -> list[User]:
     """The 主管 of the user's department, or of the nearest department above it that has one."""
-    dept_id = department_id or (user.department_id if user else None)
+    return list(
+        _managers_cached(user.pk if user else None, department_id or (user.department_id if user else None))
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _managers_cached(user_id: int | None, dept_id: int | None) -> tuple[User, ...]:
+    user = User(pk=user_id) if user_id else None
+    return tuple(_managers_of(user, dept_id))
+
+
+def _managers_of(user: User | None, dept_id: int | None) -> list[User]:
     if dept_id is None:
         return []
     dept = Department.objects.filter(pk=dept_id).first()
@@ -409,7 +436,7 @@ def rule_preview(*, by: User, rule: Rule, now: datetime | None = None, limit: in
 def _texts(action: dict, ctx: dict) -> tuple[str, str, MessageTemplate | None]:
     template = None
     if action.get("template"):
-        template = MessageTemplate.objects.filter(code=action["template"]).first()
+        template = _template_cached(action["template"])
         if template is None:
             raise ValidationError(_("没有消息模板“%(t)s”") % {"t": action["template"]})
     title = action.get("title") or (template.subject if template else "")
@@ -629,6 +656,7 @@ def rules_run(
 ) -> dict[str, Any]:
     """One scan: every active scan rule, and every scheduled rule whose time has come, as of `now`."""
     now = now or timezone.now()
+    run_caches_clear()
     run = RuleRun.objects.create(as_of=now, source=source)
     totals: dict[str, Any] = {"fired": 0, "skipped_already_done": 0, "errors": [], "rules": {}}
     rules = Rule.objects.filter(is_active=True, trigger__in=[Trigger.SCAN, Trigger.SCHEDULE]).order_by("id")
@@ -663,6 +691,7 @@ def rules_on_event(*, entry_id: int) -> dict[str, Any]:
     if entity is None or not kinds:
         return totals
     now = timezone.now()
+    run_caches_clear()
     for rule in Rule.objects.filter(is_active=True, trigger=Trigger.EVENT, entity=entity.key).order_by("id"):
         if set(rule.events) & kinds:
             _run_rule(rule, now, totals, pk=entry.object_id, event_id=entry.pk)
