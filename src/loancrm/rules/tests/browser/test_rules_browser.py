@@ -9,6 +9,7 @@ from loancrm.notifications import services as notify
 from loancrm.notifications.models import Notification, Todo
 from loancrm.rules.models import Rule
 
+from ....customers.tests.browser.conftest import PHONE
 from ....customers.tests.browser.test_login_browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
@@ -99,6 +100,13 @@ def test_admin_builds_tests_and_saves_a_rule_that_rings_the_manager(
         )
     note = Notification.objects.get(rule=rule)
     assert note.user == users["manager1"]
+
+    # On a phone the bell sits beside the menu button, in sight without opening the menu.
+    phone = new_page(viewport=PHONE)
+    login(phone, live_server, "manager1")
+    expect(phone.locator(".navbar-toggler")).to_be_visible()
+    expect(phone.locator("[data-testid=bell-count]")).to_be_visible()
+    expect(phone.locator("[data-testid=bell-count]")).to_have_text("1")
 
     manager = new_page()
     login(manager, live_server, "manager1")
