@@ -87,6 +87,12 @@ class Rule(models.Model):
 
         return gettext(self.name)
 
+    @property
+    def display_description(self) -> str:
+        from django.utils.translation import gettext
+
+        return gettext(self.description) if self.description else ""
+
 
 class RuleFire(models.Model):
     rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="fires")
