@@ -15,6 +15,7 @@ urlpatterns = [
     path("loans/", include("loancrm.loans.urls")),
     path("notifications/", include("loancrm.notifications.urls")),
     path("rules/", include("loancrm.rules.urls")),
+    path("reports/", include("loancrm.reports.urls")),
     path("api/v1/", include("loancrm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),

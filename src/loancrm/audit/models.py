@@ -72,6 +72,8 @@ class Action(models.TextChoices):
     RULE_FIRE = "rule.fire", _("自动化规则执行")
     TEMPLATE_UPDATE = "template.update", _("修改消息模板")
     DELIVERY_RETRY = "delivery.retry", _("重发消息")
+    REPORT_SAVE = "report.save", _("保存报表")
+    REPORT_EXPORT = "report.export", _("导出报表")
     DEMO_DATA = "demo.data", _("生成演示数据")
 
 

@@ -32,6 +32,7 @@ def navigation(request):
             or (s.key == "todo" and ns == "intake" and url_name == "todo")
             or (s.key == "loans" and ns == "loans" and url_name != "collection")
             or (s.key == "postloan" and ns == "loans" and url_name == "collection")
+            or (s.key == "reports" and ns == "reports")
             or (s.key == "rules" and (ns == "rules" or (ns == "notifications" and url_name == "deliveries")))
             or (s.key == "settings" and ns in ("accounts", "audit") and url_name not in ("login",))
         )

@@ -1,4 +1,4 @@
-"""The main navigation. Sections not built yet show a page saying what is coming."""
+"""The main navigation."""
 
 from dataclasses import dataclass
 
@@ -13,7 +13,6 @@ class Section:
     label: str
     url_name: str
     perm: Perm | None = None
-    coming: str = ""
 
 
 SECTIONS = [
@@ -24,13 +23,7 @@ SECTIONS = [
     Section("loans", _("贷款"), "loans:list", Perm.LOAN_VIEW),
     Section("postloan", _("催收"), "loans:collection", Perm.COLLECTION_WORK),
     Section("rules", _("规则"), "rules:list", Perm.RULES_MANAGE),
-    Section(
-        "reports",
-        _("报表"),
-        "core:section_reports",
-        Perm.REPORTS_VIEW,
-        _("报表与看板：渠道分析、业务员业绩、审批环节耗时、产品与客户画像、逾期与催收、服务满意度。"),
-    ),
+    Section("reports", _("报表"), "reports:dashboard", Perm.REPORTS_VIEW),
     Section("settings", _("设置"), "core:settings"),
 ]
 SECTIONS_BY_KEY = {s.key: s for s in SECTIONS}

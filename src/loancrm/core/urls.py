@@ -7,5 +7,4 @@ urlpatterns = [
     path("", views.workbench, name="workbench"),
     path("settings/", views.settings_home, name="settings"),
     path("settings/system/", views.system_settings, name="system_settings"),
-    path("reports/", views.section, {"key": "reports"}, name="section_reports"),
 ]

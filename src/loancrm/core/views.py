@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -14,7 +14,6 @@ from loancrm.accounts.permissions import Perm
 from . import selectors, services
 from .forms import SystemSettingsForm
 from .models import SETTINGS_SPEC, setting_value
-from .navigation import SECTIONS_BY_KEY
 
 
 @require_GET
@@ -32,16 +31,6 @@ def healthz(request):
 @login_required
 def workbench(request):
     return render(request, "core/workbench.html", {"stats": selectors.workbench_stats(request.user)})
-
-
-@login_required
-def section(request, key: str):
-    s = SECTIONS_BY_KEY.get(key)
-    if s is None or not s.coming:
-        raise Http404
-    if s.perm is not None:
-        require_perm(request.user, s.perm, path=request.path)
-    return render(request, "core/coming.html", {"section": s})
 
 
 @login_required

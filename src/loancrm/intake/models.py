@@ -291,6 +291,7 @@ class LoanApplication(models.Model):
             models.Index(fields=["owner", "-id"], name="application_owner_recent"),
             models.Index(fields=["department", "-id"], name="application_dept_recent"),
             models.Index(fields=["status", "sla_due_at"], name="application_status_due"),
+            models.Index(fields=["created_at"], name="application_created"),
         ]
 
     def __str__(self) -> str:
@@ -365,6 +366,7 @@ class Transition(models.Model):
         verbose_name = _("流转记录")
         verbose_name_plural = _("流转记录")
         ordering = ["at", "id"]
+        indexes = [models.Index(fields=["at"], name="transition_at")]
 
     def __str__(self) -> str:
         return f"{self.application_id} {self.action} {self.from_node}→{self.to_node}"

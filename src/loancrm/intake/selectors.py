@@ -1,6 +1,7 @@
 """Every read of intake, already scoped to what the requesting user may see."""
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -9,6 +10,7 @@ from django.utils import timezone
 from loancrm.accounts.models import User
 from loancrm.accounts.permissions import Perm
 from loancrm.accounts.scope import scope_queryset
+from loancrm.core.dates import local_day_start
 
 from . import workflow
 from .models import (
@@ -53,6 +55,11 @@ class ApplicationFilters:
     customer_type: str = ""
     business_line: str = ""
     region: str = ""
+    # Drill-down from the dashboards: whose, which channel, created when.
+    owner_id: int | None = None
+    channel: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
 
 
 def application_list(user: User, filters: ApplicationFilters | None = None) -> QuerySet[LoanApplication]:
@@ -77,6 +84,14 @@ def application_list(user: User, filters: ApplicationFilters | None = None) -> Q
         qs = qs.filter(product__code=f.product)
     if f.overdue:
         qs = qs.filter(sla_due_at__lt=timezone.now(), node__isnull=False)
+    if f.owner_id:
+        qs = qs.filter(owner_id=f.owner_id)
+    if f.channel:
+        qs = qs.filter(customer__channel=f.channel)
+    if f.created_from:
+        qs = qs.filter(created_at__gte=local_day_start(f.created_from))
+    if f.created_to:
+        qs = qs.filter(created_at__lt=local_day_start(f.created_to + timedelta(days=1)))
     if f.mine:
         qs = qs.filter(tasks__assignee=user, tasks__status=TaskStatus.OPEN).distinct()
     return qs.order_by("-id")

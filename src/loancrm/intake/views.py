@@ -18,6 +18,7 @@ from loancrm.accounts.access import require_perm
 from loancrm.accounts.models import Department, Role, User
 from loancrm.accounts.permissions import DataScope, Perm
 from loancrm.accounts.scope import users_in_scope
+from loancrm.core.dates import parse_date
 from loancrm.customers.selectors import CustomerFilters, customer_get_for, customer_list
 
 from . import selectors, services, workflow
@@ -73,6 +74,11 @@ def application_list(request):
         customer_type=p.get("type", "") if p.get("type") in ("individual", "enterprise") else "",
         business_line=p.get("line", "") if p.get("line") in BusinessLine.values else "",
         region=p.get("region", "")[:50],
+        product=p.get("product", "")[:30],
+        owner_id=int(p["owner"]) if p.get("owner", "").isdigit() and len(p["owner"]) < 12 else None,
+        channel=p.get("channel", "")[:40],
+        created_from=parse_date(p.get("from")),
+        created_to=parse_date(p.get("to")),
     )
     page = Paginator(selectors.application_list(request.user, filters), 20).get_page(p.get("page"))
     query = "&".join(f"{k}={v}" for k, v in p.items() if k != "page" and v)

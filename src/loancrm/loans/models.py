@@ -164,6 +164,7 @@ class Loan(models.Model):
             models.Index(fields=["owner", "-id"], name="loan_owner_recent"),
             models.Index(fields=["department", "-id"], name="loan_dept_recent"),
             models.Index(fields=["status", "bucket"], name="loan_status_bucket"),
+            models.Index(fields=["disbursed_on"], name="loan_disbursed"),
         ]
 
     def __str__(self) -> str:
@@ -218,7 +219,10 @@ class RepaymentInstallment(models.Model):
         verbose_name = _("还款计划")
         verbose_name_plural = _("还款计划")
         ordering = ["loan", "version", "period"]
-        indexes = [models.Index(fields=["status", "due_date"], name="installment_open_due")]
+        indexes = [
+            models.Index(fields=["status", "due_date"], name="installment_open_due"),
+            models.Index(fields=["due_date"], name="installment_due"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.loan_id} #{self.period}"

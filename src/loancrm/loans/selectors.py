@@ -1,6 +1,7 @@
 """Every read of loans, already scoped to what the requesting user may see."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
@@ -35,6 +36,12 @@ class LoanFilters:
     bucket: str = ""
     customer_id: int | None = None
     fee_outstanding: bool = False
+    # Drill-down from the dashboards.
+    owner_id: int | None = None
+    channel: str = ""
+    product: str = ""
+    disbursed_from: date | None = None
+    disbursed_to: date | None = None
 
 
 def loan_list(user: User, f: LoanFilters | None = None) -> QuerySet[Loan]:
@@ -53,6 +60,16 @@ def loan_list(user: User, f: LoanFilters | None = None) -> QuerySet[Loan]:
         qs = qs.filter(customer_id=f.customer_id)
     if f.fee_outstanding:  # finance: service fees still to collect
         qs = qs.filter(service_fee__gt=F("service_fee_received"))
+    if f.owner_id:
+        qs = qs.filter(owner_id=f.owner_id)
+    if f.channel:
+        qs = qs.filter(customer__channel=f.channel)
+    if f.product:
+        qs = qs.filter(product__code=f.product)
+    if f.disbursed_from:
+        qs = qs.filter(disbursed_on__gte=f.disbursed_from)
+    if f.disbursed_to:
+        qs = qs.filter(disbursed_on__lte=f.disbursed_to)
     return qs.order_by("-id")
 
 

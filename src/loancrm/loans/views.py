@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from loancrm.accounts.access import require_perm
 from loancrm.accounts.permissions import DataScope, Perm
+from loancrm.core.dates import parse_date
 from loancrm.intake.selectors import application_get_for
 
 from . import selectors, services
@@ -46,6 +47,11 @@ def loan_list(request):
         bucket=p.get("bucket", "")[:10],
         customer_id=int(p["customer"]) if p.get("customer", "").isdigit() else None,
         fee_outstanding=p.get("fee") == "1",
+        owner_id=int(p["owner"]) if p.get("owner", "").isdigit() and len(p["owner"]) < 12 else None,
+        channel=p.get("channel", "")[:40],
+        product=p.get("product", "")[:30],
+        disbursed_from=parse_date(p.get("from")),
+        disbursed_to=parse_date(p.get("to")),
     )
     page = Paginator(selectors.loan_list(request.user, f), 20).get_page(p.get("page"))
     query = "&".join(f"{k}={v}" for k, v in p.items() if k != "page" and v)

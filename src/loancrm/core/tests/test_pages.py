@@ -28,14 +28,6 @@ def test_navigation_follows_permissions(client, users):
     assert labels == ["工作台", "客户", "进件", "我的待办", "贷款", "催收", "规则", "报表", "设置"]
 
 
-@pytest.mark.parametrize("path", ["/reports/"])
-def test_empty_sections_say_what_is_coming(client, users, path):
-    login(client, users["admin"])
-    resp = client.get(path)
-    assert resp.status_code == 200
-    assert "即将提供" in resp.content.decode()
-
-
 def test_workbench_shows_own_numbers(client, users, customers):
     login(client, users["sales1"])
     stats = client.get("/").context["stats"]

@@ -42,6 +42,10 @@ class Command(BaseCommand):
         applications = ensure_applications(users, seed=seed)
         loans = ensure_loans(seed=seed)
         ensure_rule_examples()
+        from loancrm.reports.facts import facts_refresh, rolls_refresh
+
+        facts_refresh()
+        rolls_refresh()
         elapsed = time.perf_counter() - t0
         audit_record(
             action=Action.DEMO_DATA,
