@@ -267,6 +267,14 @@ LOANCRM_SMS = {
     "sign_name": os.environ.get("LOANCRM_SMS_SIGN_NAME", ""),
     "endpoint": os.environ.get("LOANCRM_SMS_ENDPOINT", "https://dysmsapi.aliyuncs.com/"),
 }
+# WeCom group robots live at this address; a rule's webhook must start with one of these prefixes.
+LOANCRM_WECOM_WEBHOOK_PREFIXES = [
+    p
+    for p in os.environ.get(
+        "LOANCRM_WECOM_WEBHOOK_PREFIXES", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+    ).split(",")
+    if p
+]
 # Customer messages wait out the quiet hours (default 21:00–08:00, local time).
 LOANCRM_QUIET_HOURS = os.environ.get("LOANCRM_QUIET_HOURS", "21:00-08:00")
 

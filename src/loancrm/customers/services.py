@@ -301,6 +301,12 @@ def customer_set_message_opt_out(*, by: User, customer: Customer, opt_out: bool)
                 obj=current,
                 changes={"message_opt_out": [not opt_out, opt_out]},
             )
+            if opt_out:  # messages already waiting (quiet hours, retries) are not sent either
+                from loancrm.notifications.models import Delivery, DeliveryStatus
+
+                Delivery.objects.filter(
+                    customer=current, audience=Delivery.Audience.CUSTOMER, status=DeliveryStatus.PENDING
+                ).update(status=DeliveryStatus.SUPPRESSED, last_error=_("客户已拒收通知"))
     return current
 
 

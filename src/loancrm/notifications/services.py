@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,7 +26,13 @@ MAX_ATTEMPTS = 5
 BACKOFF_MINUTES = [1, 5, 30, 120]  # after attempt 1, 2, 3, 4; attempt 5 failing is final
 STALE_SENDING = timedelta(minutes=10)  # a worker that died mid-send: the message goes back to the queue
 
-_engine = Engine(autoescape=False)
+# No loaders: {% include %} / {% extends %} in an admin's template find nothing (and fail on save).
+_engine = Engine(
+    autoescape=False,
+    loaders=[],
+    libraries={},
+    builtins=["django.template.defaulttags", "django.template.defaultfilters"],
+)
 log = logging.getLogger(__name__)
 
 
@@ -37,14 +43,14 @@ def template_render(text: str, context: dict[str, Any]) -> str:
     """Django template text over a plain dict (no model objects, so nothing sensitive is reachable)."""
     try:
         return _engine.from_string(text).render(Context(context, autoescape=False)).strip()
-    except TemplateSyntaxError as e:
+    except (TemplateSyntaxError, TemplateDoesNotExist) as e:
         raise ValidationError(_("模板写法有误：%(e)s") % {"e": e}) from None
 
 
 def template_check(text: str, field: str) -> None:
     try:
-        _engine.from_string(text)
-    except TemplateSyntaxError as e:
+        _engine.from_string(text).render(Context({}, autoescape=False))  # also catches {% include %}
+    except (TemplateSyntaxError, TemplateDoesNotExist) as e:
         raise ValidationError({field: [_("模板写法有误：%(e)s") % {"e": e}]}) from None
 
 
@@ -262,12 +268,31 @@ def _message(delivery: Delivery) -> Message:
 def delivery_send(delivery_id: int, *, now: datetime | None = None) -> str:
     """Send one due delivery, once: the conditional claim means two workers never both send it."""
     now = now or timezone.now()
+    # claimed_at is the real clock (a stale claim is judged by it), whatever `now` a test or --now gives.
     claimed = Delivery.objects.filter(
         pk=delivery_id, status=DeliveryStatus.PENDING, not_before__lte=now
-    ).update(status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    ).update(status=DeliveryStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1)
     if not claimed:
         return "not_due"
-    delivery = Delivery.objects.get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("customer").get(pk=delivery_id)
+    if delivery.audience == Delivery.Audience.CUSTOMER:
+        # Checked again when sending: the customer may have opted out since it was queued, and a retry,
+        # a resend or a message put back after a crash may fall inside the quiet hours.
+        if delivery.customer is not None and delivery.customer.message_opt_out:
+            delivery.status, delivery.last_error, delivery.claimed_at = (
+                DeliveryStatus.SUPPRESSED,
+                _("客户已拒收通知"),
+                None,
+            )
+            delivery.save(update_fields=["status", "last_error", "claimed_at"])
+            _finish_notice(delivery)
+            return "suppressed"
+        wait = quiet_until(now)
+        if wait is not None:
+            Delivery.objects.filter(pk=delivery.pk).update(
+                status=DeliveryStatus.PENDING, not_before=wait, claimed_at=None, attempts=F("attempts") - 1
+            )
+            return "held"
     try:
         provider_id = channel_for(delivery.channel).send(_message(delivery))
     except Exception as e:
@@ -280,6 +305,8 @@ def delivery_send(delivery_id: int, *, now: datetime | None = None) -> str:
         if retry:
             delivery.status = DeliveryStatus.PENDING
             delivery.not_before = now + timedelta(minutes=BACKOFF_MINUTES[delivery.attempts - 1])
+            if delivery.audience == Delivery.Audience.CUSTOMER:
+                delivery.not_before = quiet_until(delivery.not_before) or delivery.not_before
         else:
             delivery.status = DeliveryStatus.FAILED
         delivery.claimed_at = None
@@ -298,9 +325,9 @@ def delivery_send(delivery_id: int, *, now: datetime | None = None) -> str:
 def deliveries_send_due(*, now: datetime | None = None, limit: int = 500) -> dict[str, int]:
     """The worker's minute tick: put back messages a dead worker left half-sent, then send what is due."""
     now = now or timezone.now()
-    Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=now - STALE_SENDING).update(
-        status=DeliveryStatus.PENDING, claimed_at=None
-    )
+    Delivery.objects.filter(
+        status=DeliveryStatus.SENDING, claimed_at__lt=timezone.now() - STALE_SENDING
+    ).update(status=DeliveryStatus.PENDING, claimed_at=None)
     due = list(
         Delivery.objects.filter(status=DeliveryStatus.PENDING, not_before__lte=now)
         .order_by("not_before", "id")

@@ -45,7 +45,7 @@ def report_data(user: User, start: date, end: date) -> dict[str, Any]:
     applications = applications_visible_to(user)
     new_applications = applications.filter(created_at__gte=t0, created_at__lt=t1)
     by_node = list(
-        applications.filter(status=ApplicationStatus.IN_PROGRESS)
+        applications.filter(status__in=[ApplicationStatus.IN_PROGRESS, ApplicationStatus.APPROVED])
         .values("node__name")
         .annotate(n=Count("id"))
         .order_by("node__order", "node__name")
@@ -149,7 +149,7 @@ def report_workbook(user: User, start: date, end: date, path: Path) -> dict[str,
     return data
 
 
-def report_send(*, rule, people: list[User], period: str, now: datetime) -> int:
+def report_send(*, rule, people: list[User], period: str, now: datetime, template_code: str = "") -> int:
     """Build one workbook per recipient (their own scope) and queue it by e-mail. Returns how many."""
     from django.utils import translation
 
@@ -157,7 +157,7 @@ def report_send(*, rule, people: list[User], period: str, now: datetime) -> int:
     from loancrm.notifications.services import delivery_queue, template_render
 
     start, end = period_bounds(period, now)
-    template = MessageTemplate.objects.filter(code="daily_report").first()
+    template = MessageTemplate.objects.filter(code=template_code or "daily_report").first()
     label = (
         start.isoformat()
         if period == "daily"

@@ -118,7 +118,8 @@ RULES = [
         "conditions": {
             "op": "and",
             "items": [
-                {"field": "status", "cmp": "eq", "value": "in_progress"},
+                {"field": "status", "cmp": "in", "value": "in_progress,approved"},
+                {"field": "node", "cmp": "not_in", "value": "post_loan"},
                 {"field": "node_entered_at", "cmp": "older_than", "value": "24h"},
             ],
         },

@@ -14,7 +14,7 @@ _EVENTS = {
     "customer.assign": {Event.CHANGED},
     "application.create": {Event.CREATED},
     "application.update": {Event.CHANGED},
-    "application.action": {Event.CHANGED, Event.NODE_CHANGED},
+    "application.action": {Event.CHANGED},  # NODE_CHANGED added below when from ≠ to
     "application.reassign": {Event.CHANGED},
     "loan.create": {Event.CREATED},
     "loan.overdue": {Event.CHANGED},
@@ -29,6 +29,12 @@ def event_kinds(entry) -> tuple[Entity | None, set[str]]:
         return None, set()
     if entry.action == "customer.update" and "stage" in (entry.changes or {}):
         kinds.add(Event.STAGE_CHANGED)
+    if entry.action == "application.action":
+        extra = entry.extra or {}
+        if extra.get("from") != extra.get("to"):
+            kinds.add(Event.NODE_CHANGED)
+        elif extra.get("action") in ("vote", "transfer", "reassign"):
+            return None, set()  # a vote or a hand-over in the same node: not a change of the application
     if entry.action == "followup.create" and (entry.extra or {}).get("stage_changed"):
         kinds.add(Event.STAGE_CHANGED)
     if (entry.extra or {}).get("by_rule"):  # a rule's own change does not set off rules (no loops)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import CharField, Exists, F, OuterRef, Value
@@ -109,19 +110,24 @@ def recipients(spec: str, entity: Entity, obj: Any) -> list[User]:
         handler = entity.handler(obj)
         people = [handler] if handler else []
     elif spec == "handler_manager":
+        # The handler's own 主管 when they see the record (a risk officer's manager may not), else the
+        # 主管 of the record's department — someone who can act on the stalled item.
         handler = entity.handler(obj)
         people = managers_of(handler) if handler else []
+        if not any(in_scope(u, owner_id=getattr(owner, "pk", None), department_id=dept_id) for u in people):
+            people = managers_of(owner, dept_id)
     elif spec.startswith("role:"):
         people = list(User.objects.filter(role__code=spec[5:], is_active=True))
-        if entity is not SYSTEM:  # only people who may see the record hear about it
-            people = [
-                u for u in people if in_scope(u, owner_id=getattr(owner, "pk", None), department_id=dept_id)
-            ]
     elif spec.startswith("user:"):
         people = list(User.objects.filter(username=spec[5:], is_active=True))
     else:
         people = []
-    return [u for u in people if u.is_active]
+    people = [u for u in people if u.is_active]
+    if entity is not SYSTEM:  # only people who may see the record hear about it
+        people = [
+            u for u in people if in_scope(u, owner_id=getattr(owner, "pk", None), department_id=dept_id)
+        ]
+    return people
 
 
 RECIPIENT_CHOICES = [
@@ -185,7 +191,9 @@ def _validate_actions(entity: Entity, actions: Any) -> list[dict]:
         for f in ("title", "body"):
             if a.get(f):
                 notify.template_check(a[f], "actions")
-        if t == "wecom" and not str(a.get("webhook", "")).startswith(("http://", "https://")):
+        if t == "wecom" and not str(a.get("webhook", "")).startswith(
+            tuple(settings.LOANCRM_WECOM_WEBHOOK_PREFIXES)
+        ):
             raise ValidationError(
                 {"actions": [_("第 %(n)d 个动作：请填写企业微信群机器人的 Webhook 地址") % {"n": n}]}
             )
@@ -280,6 +288,16 @@ def rule_clean(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _masked_actions(actions: list[dict] | None) -> list[dict]:
+    """A WeCom robot's key is a secret: the audit log keeps the address without it."""
+    return [
+        {**a, "webhook": a["webhook"].split("key=")[0] + "key=***"}
+        if a.get("webhook") and "key=" in a["webhook"]
+        else a
+        for a in (actions or [])
+    ]
+
+
 def rule_save(*, by: User, rule: Rule | None, data: dict[str, Any]) -> Rule:
     require_perm(by, Perm.RULES_MANAGE)
     data = rule_clean(data)
@@ -294,6 +312,10 @@ def rule_save(*, by: User, rule: Rule | None, data: dict[str, Any]) -> Rule:
         rule.updated_at = timezone.now()
         rule.save()
         after = {f: getattr(rule, f) for f in RULE_FIELDS}
+        before["actions"], after["actions"] = (
+            _masked_actions(before["actions"]),
+            _masked_actions(after["actions"]),
+        )
         audit_record(
             action=Action.RULE_UPDATE,
             actor=by,
@@ -388,7 +410,7 @@ def _candidates(
     base = entity.queryset().filter(compiled.q)
     if pk is not None:
         base = base.filter(pk=pk)
-    if skip_done is not None and compiled.check is None and rule.pk:
+    if skip_done is not None and rule.pk:
         done = _done_exists(rule, now, event_id=event_id)
         skip_done["n"] = base.filter(done).count()
         base = base.filter(~done)
@@ -528,7 +550,13 @@ def _act(rule: Rule, entity: Entity, obj: Any, now: datetime) -> list[str]:
         elif t == "report":
             from loancrm.reports.scheduled import report_send
 
-            sent = report_send(rule=rule, people=people, period=action["period"], now=now)
+            sent = report_send(
+                rule=rule,
+                people=people,
+                period=action["period"],
+                now=now,
+                template_code=action.get("template", ""),
+            )
             done.append(f"report×{sent}")
     return done
 
@@ -588,14 +616,26 @@ def _assign(rule: Rule, customer: Any, target: str, now: datetime) -> str:
     return f"assign={to_owner.username}"
 
 
+class _NoLongerMatches(Exception):
+    pass
+
+
 def _fire(rule: Rule, entity: Entity, obj: Any, key: str, now: datetime) -> bool:
     try:
         with transaction.atomic():
             fire = RuleFire.objects.create(rule=rule, object_id=str(obj.pk), occurrence=key, at=now)
+            if entity is not SYSTEM and any(a["type"] in ("assign", "set_field") for a in rule.actions):
+                # The record was read a moment ago; one that changed since (say, claimed from the pool)
+                # is left alone. Checked under the fire's write lock.
+                compiled = cond.compile_conditions(entity, rule.conditions, now)
+                fresh = entity.queryset().filter(compiled.q, pk=obj.pk).first()
+                if fresh is None or (compiled.check is not None and not compiled.check(fresh, now)):
+                    raise _NoLongerMatches
+                obj = fresh
             summary = _act(rule, entity, obj, now)
             fire.summary = ", ".join(summary)[:300]
             fire.save(update_fields=["summary"])
-    except IntegrityError:
+    except (IntegrityError, _NoLongerMatches):
         return False
     return True
 
@@ -642,9 +682,17 @@ def _run_rule(rule: Rule, now: datetime, totals: dict[str, Any], *, pk=None, eve
                     totals["errors"].append(
                         {"rule": rule.code, "object": str(o.pk), "error": "; ".join(e.messages)}
                     )
+                except Exception as e:  # one bad record (or a locked database) must not stop the scan
+                    log.exception("rule %s on %s", rule.code, o.pk)
+                    totals["errors"].append(
+                        {"rule": rule.code, "object": str(o.pk), "error": f"{type(e).__name__}: {e}"}
+                    )
         skipped += already["n"]
     except (ValidationError, ValueError) as e:
         totals["errors"].append({"rule": rule.code, "error": str(e)})
+    except Exception as e:  # e.g. the database went away: the other rules still run
+        log.exception("rule %s", rule.code)
+        totals["errors"].append({"rule": rule.code, "error": f"{type(e).__name__}: {e}"})
     totals["fired"] += fired
     totals["skipped_already_done"] += skipped
     if fired or skipped:

@@ -255,3 +255,25 @@ def test_facts_refresh_of_recent_days_keeps_older_ones(org, business):
         )["n"]
         == 6
     )
+
+
+def test_workbench_shows_own_work_and_the_teams(client, org, business):
+    from loancrm.intake.models import ApplicationTask
+    from loancrm.notifications.services import todo_create
+
+    todo_create(user=org["sales1"], title="回访 测1", url="/customers/")
+    login(client, org["sales1"])
+    work = client.get("/").context["stats"]["work"]
+    assert work["tasks"] == ApplicationTask.objects.filter(assignee=org["sales1"], status="open").count()
+    assert work["reminders"] == 1 and any(i["title"] == "回访 测1" for i in work["items"])
+    assert work["team"] is None
+    login(client, org["manager1"])
+    page = client.get("/")
+    team = page.context["stats"]["work"]["team"]
+    assert (
+        team["open"]
+        == LoanApplication.objects.filter(
+            status="in_progress", department__path__startswith=org["manager1"].department.path
+        ).count()
+    )
+    assert 'data-testid="team-work"' in page.content.decode()

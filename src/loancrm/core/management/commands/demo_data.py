@@ -22,10 +22,18 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=int, default=1000, help="Total demo customers wanted.")
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument(
+            "--applications",
+            type=int,
+            default=0,
+            help="Also N applications in bulk (benchmarks; with --loans).",
+        )
+        parser.add_argument("--loans", type=int, default=0, help="Of those applications, M disbursed loans.")
+        parser.add_argument(
             "--password", default=DEFAULT_PASSWORD, help=f"Password for every demo user ({DEFAULT_PASSWORD})."
         )
 
     def handle(self, *args, customers, seed, password, **options):
+        bulk_applications, bulk_loans = options.get("applications") or 0, options.get("loans") or 0
         t0 = time.perf_counter()
         users = ensure_org(password)
         tty = sys.stdout.isatty()
@@ -42,6 +50,20 @@ class Command(BaseCommand):
         applications = ensure_applications(users, seed=seed)
         loans = ensure_loans(seed=seed)
         ensure_rule_examples()
+        if bulk_applications:
+            from loancrm.core.demo.volume import ensure_volume
+
+            def bulk_progress(made: dict) -> None:
+                if tty:
+                    self.stdout.write(
+                        f"\r  批量进件 {made['applications']:,}/{bulk_applications:,}", ending=""
+                    )
+                    self.stdout.flush()
+
+            volume = ensure_volume(bulk_applications, bulk_loans, seed=seed, progress=bulk_progress)
+            self.stdout.write(
+                f"  批量进件 {volume['applications']:,} 笔、贷款 {volume['loans']:,} 笔、还款计划 {volume['installments']:,} 期"
+            )
         from loancrm.reports.facts import facts_refresh, rolls_refresh
 
         facts_refresh()
