@@ -6,14 +6,28 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
+from django.db.models import (
+    Case,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from loancrm.accounts.models import Department
 from loancrm.core.dates import local_day_start
 
-from .models import DailyFact, FactRefresh, RollFact
+from .models import HOUR_BINS, DailyFact, FactRefresh, NodeFact, PortraitFact, RollFact
 
 ROLL_MONTHS = 7  # month ends kept for roll rates (six month-over-month moves)
 
@@ -65,6 +79,8 @@ def _application_rows(start: datetime | None, end: datetime | None) -> list[Dail
             n=Count("id"),
             ok=Count("id", filter=Q(status__in=passed)),
             no=Count("id", filter=Q(status=ApplicationStatus.REJECTED)),
+            timed=Count("id", filter=Q(decided_at__isnull=False)),
+            took=Sum(_elapsed("decided_at", "created_at"), filter=Q(decided_at__isnull=False)),
         )
         .order_by()
     )
@@ -72,7 +88,7 @@ def _application_rows(start: datetime | None, end: datetime | None) -> list[Dail
         DailyFact(
             kind=DailyFact.Kind.APPLICATION, day=r["day"], department_id=r["department_id"], owner_id=r["owner_id"],
             channel=r["customer__channel"] or "", product_id=r["product_id"], region=r["region"] or "",
-            count=r["n"], approved=r["ok"], rejected=r["no"],
+            count=r["n"], approved=r["ok"], rejected=r["no"], timed=r["timed"], seconds=_seconds(r["took"]),
         )
         for r in rows
     ]  # fmt: skip
@@ -95,17 +111,160 @@ def _loan_rows(start: date | None, end: date | None) -> list[DailyFact]:
             "product_id",
             "application__region",
         )
-        .annotate(n=Count("id"), amount=Sum("principal"))
+        .annotate(
+            n=Count("id"),
+            amount=Sum("principal"),
+            took=Sum(_elapsed("created_at", "application__created_at")),
+        )
         .order_by()
     )
     return [
         DailyFact(
             kind=DailyFact.Kind.LOAN, day=r["disbursed_on"], department_id=r["department_id"], owner_id=r["owner_id"],
             channel=r["customer__channel"] or "", product_id=r["product_id"], region=r["application__region"] or "",
-            count=r["n"], amount=r["amount"] or 0,
+            count=r["n"], amount=r["amount"] or 0, timed=r["n"], seconds=_seconds(r["took"]),
         )
         for r in rows
     ]  # fmt: skip
+
+
+def _collection_rows(start: date | None) -> list[DailyFact]:
+    from loancrm.loans.models import InstallmentStatus, RepaymentInstallment
+
+    qs = RepaymentInstallment.objects.filter(is_prepayment=False).exclude(status=InstallmentStatus.CANCELLED)
+    if start:
+        qs = qs.filter(due_date__gte=start)
+    rows = (
+        qs.values(
+            "due_date", "loan__department_id", "loan__owner_id", "loan__customer__channel", "loan__product_id",
+            "loan__application__region",
+        )
+        .annotate(due=Sum("payment_due"), p=Sum("principal_paid") + Sum("interest_paid"), n=Count("id"))
+        .order_by()
+    )  # fmt: skip
+    return [
+        DailyFact(
+            kind=DailyFact.Kind.COLLECTION, day=r["due_date"], department_id=r["loan__department_id"],
+            owner_id=r["loan__owner_id"], channel=r["loan__customer__channel"] or "", product_id=r["loan__product_id"],
+            region=r["loan__application__region"] or "", count=r["n"], amount=r["due"] or 0, paid=r["p"] or 0,
+        )
+        for r in rows.iterator(chunk_size=5000)
+    ]  # fmt: skip
+
+
+def _elapsed(later: str, earlier: str) -> ExpressionWrapper:
+    return ExpressionWrapper(F(later) - F(earlier), output_field=DurationField())
+
+
+def _seconds(value) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, timedelta):
+        return max(int(value.total_seconds()), 0)
+    return max(int(value) // 1_000_000, 0)  # microseconds (SQLite)
+
+
+def _node_rows(start: datetime | None) -> list[NodeFact]:
+    from loancrm.intake.models import Transition
+    from loancrm.intake.services import current_workflow
+    from loancrm.intake.workflow import nodes_of
+
+    sla = {n.code: n.sla_hours * 3600 for n in nodes_of(current_workflow())}
+    qs = Transition.objects.filter(seconds_in_node__isnull=False).exclude(from_node="")
+    if start:
+        qs = qs.filter(at__gte=start)
+    binned = Case(
+        *[When(seconds_in_node__lt=int(edge * 3600), then=Value(i)) for i, edge in enumerate(HOUR_BINS)],
+        default=Value(len(HOUR_BINS)),
+        output_field=IntegerField(),
+    )
+    breach = Case(
+        *[
+            When(from_node=code, seconds_in_node__gt=limit, then=Value(1))
+            for code, limit in sla.items()
+            if limit
+        ],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    rows = (
+        qs.annotate(day=TruncDate("at"), bin=binned, late=breach)
+        .values(
+            "day", "application__department_id", "application__owner_id", "application__customer__channel",
+            "application__product_id", "application__region", "from_node", "bin",
+        )
+        .annotate(n=Count("id"), s=Sum("seconds_in_node"), b=Sum("late"))
+        .order_by()
+    )  # fmt: skip
+    facts: dict[tuple, NodeFact] = {}
+    for r in rows.iterator(chunk_size=5000):
+        key = (
+            r["day"], r["application__department_id"], r["application__owner_id"],
+            r["application__customer__channel"] or "", r["application__product_id"], r["application__region"] or "",
+            r["from_node"],
+        )  # fmt: skip
+        fact = facts.get(key)
+        if fact is None:
+            fact = facts[key] = NodeFact(
+                day=key[0], department_id=key[1], owner_id=key[2], channel=key[3], product_id=key[4],
+                region=key[5], node=key[6],
+            )  # fmt: skip
+        fact.count += r["n"]
+        fact.seconds += r["s"] or 0
+        fact.breaches += r["b"] or 0
+        setattr(fact, f"h{r['bin']}", getattr(fact, f"h{r['bin']}") + r["n"])
+    return list(facts.values())
+
+
+AMOUNT_EDGES = [50_000, 100_000, 300_000, 1_000_000]
+AGE_EDGES = [25, 35, 45, 55, 65]
+
+
+def _portrait_rows(start: datetime | None, today: date) -> list[PortraitFact]:
+    from loancrm.customers.models import Customer
+
+    def years_ago(n: int) -> date:
+        try:
+            return today.replace(year=today.year - n)
+        except ValueError:
+            return today.replace(year=today.year - n, day=28)
+
+    qs = Customer.objects.all()
+    if start:
+        qs = qs.filter(created_at__gte=start)
+    amount = Case(
+        *[When(expected_amount__lt=edge, then=Value(str(i))) for i, edge in enumerate(AMOUNT_EDGES)],
+        When(expected_amount__isnull=False, then=Value(str(len(AMOUNT_EDGES)))),
+        default=Value(""),
+    )
+    age = Case(
+        When(birth_date__isnull=True, then=Value("")),
+        *[When(birth_date__gt=years_ago(edge), then=Value(str(i))) for i, edge in enumerate(AGE_EDGES)],
+        default=Value(str(len(AGE_EDGES))),
+    )
+    dims = {
+        "loan_type": F("loan_type"),
+        "amount": amount,
+        "age": age,
+        "region": F("department__region"),
+        "occupation": F("occupation"),
+    }
+    out = []
+    for dim, expr in dims.items():
+        rows = (
+            qs.annotate(day=TruncDate("created_at"), v=expr)
+            .values("day", "department_id", "owner_id", "channel", "department__region", "v")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        out += [
+            PortraitFact(
+                day=r["day"], department_id=r["department_id"], owner_id=r["owner_id"], channel=r["channel"] or "",
+                region=r["department__region"] or "", dim=dim, value=(r["v"] or "")[:60], count=r["n"],
+            )
+            for r in rows.iterator(chunk_size=5000)
+        ]  # fmt: skip
+    return out
 
 
 def facts_refresh(*, days: int | None = None, now: datetime | None = None) -> dict[str, int]:
@@ -114,16 +273,33 @@ def facts_refresh(*, days: int | None = None, now: datetime | None = None) -> di
     now = now or timezone.now()
     first = timezone.localtime(now).date() - timedelta(days=days - 1) if days else None
     start = local_day_start(first) if first else None
+    # Instalments are paid long after they fall due: the hourly refresh re-reads the last 120 days of them.
+    collection_from = first - timedelta(days=120) if first else None
     rows = _lead_rows(start, None) + _application_rows(start, None) + _loan_rows(first, None)
+    collections = _collection_rows(collection_from)
+    node_rows = _node_rows(start)
+    portrait_rows = _portrait_rows(start, timezone.localtime(now).date())
     with transaction.atomic():
-        old = DailyFact.objects.all() if first is None else DailyFact.objects.filter(day__gte=first)
+        for model, new in ((DailyFact, rows), (NodeFact, node_rows), (PortraitFact, portrait_rows)):
+            old = model.objects.all() if first is None else model.objects.filter(day__gte=first)
+            if model is DailyFact:
+                old = old.exclude(kind=DailyFact.Kind.COLLECTION)
+            old.delete()
+            model.objects.bulk_create(new, batch_size=2000)
+        old = DailyFact.objects.filter(kind=DailyFact.Kind.COLLECTION)
+        if collection_from:
+            old = old.filter(day__gte=collection_from)
         old.delete()
-        DailyFact.objects.bulk_create(rows, batch_size=2000)
+        DailyFact.objects.bulk_create(collections, batch_size=2000)
         FactRefresh.objects.update_or_create(
             name="daily",
-            defaults={"refreshed_at": now, "seconds": _time.perf_counter() - t0, "rows": len(rows)},
+            defaults={
+                "refreshed_at": now,
+                "seconds": _time.perf_counter() - t0,
+                "rows": len(rows) + len(node_rows) + len(portrait_rows),
+            },
         )
-    return {"rows": len(rows)}
+    return {"rows": len(rows), "node_rows": len(node_rows), "portrait_rows": len(portrait_rows)}
 
 
 # --- roll rates ----------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ class DailyFact(models.Model):
         LEAD = "lead", _("线索")
         APPLICATION = "application", _("进件")
         LOAN = "loan", _("放款")
+        COLLECTION = "collection", _("应收与回收")  # by due date: amount = due, paid = paid so far
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     day = models.DateField()
@@ -40,6 +41,10 @@ class DailyFact(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     timely = models.PositiveIntegerField(default=0)  # leads followed up within 24 hours
     amount = models.DecimalField(default=0, **MONEY)
+    paid = models.DecimalField(default=0, **MONEY)
+    # Applications: time from 进件 to the decision, over the `timed` decided ones. Loans: from 进件 to 放款.
+    seconds = models.BigIntegerField(default=0)
+    timed = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [
@@ -50,6 +55,108 @@ class DailyFact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.day} {self.count}"
+
+
+HOUR_BINS = [
+    0.25,
+    0.5,
+    1,
+    2,
+    4,
+    8,
+    12,
+    24,
+    36,
+    48,
+    72,
+    96,
+    168,
+    336,
+    720,
+]  # upper edges; the last bin is open
+
+
+class NodeFact(models.Model):
+    """Time spent in a workflow node, per day the application left it: count, total, breaches of the
+    node's time limit, and a histogram (h0…h15, hour bins above) from which P90 is read."""
+
+    day = models.DateField()
+    department = models.ForeignKey(
+        "accounts.Department", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    channel = models.CharField(max_length=40, blank=True)
+    product = models.ForeignKey(
+        "intake.Product", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    region = models.CharField(max_length=50, blank=True)
+    node = models.CharField(max_length=40)
+    count = models.PositiveIntegerField(default=0)
+    seconds = models.BigIntegerField(default=0)
+    breaches = models.PositiveIntegerField(default=0)
+    h0 = models.PositiveIntegerField(default=0)
+    h1 = models.PositiveIntegerField(default=0)
+    h2 = models.PositiveIntegerField(default=0)
+    h3 = models.PositiveIntegerField(default=0)
+    h4 = models.PositiveIntegerField(default=0)
+    h5 = models.PositiveIntegerField(default=0)
+    h6 = models.PositiveIntegerField(default=0)
+    h7 = models.PositiveIntegerField(default=0)
+    h8 = models.PositiveIntegerField(default=0)
+    h9 = models.PositiveIntegerField(default=0)
+    h10 = models.PositiveIntegerField(default=0)
+    h11 = models.PositiveIntegerField(default=0)
+    h12 = models.PositiveIntegerField(default=0)
+    h13 = models.PositiveIntegerField(default=0)
+    h14 = models.PositiveIntegerField(default=0)
+    h15 = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day"], name="nodefact_day"),
+            models.Index(fields=["department", "day"], name="nodefact_dept_day"),
+            models.Index(fields=["owner", "day"], name="nodefact_owner_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.node} {self.count}"
+
+
+class PortraitFact(models.Model):
+    """New customers per day by one portrait dimension (贷款类型, 期望金额段, 年龄段, 地区, 职业)."""
+
+    day = models.DateField()
+    department = models.ForeignKey(
+        "accounts.Department", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    channel = models.CharField(max_length=40, blank=True)
+    region = models.CharField(max_length=50, blank=True)
+    dim = models.CharField(max_length=12)
+    value = models.CharField(max_length=60, blank=True)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day"], name="portrait_day"),
+            models.Index(fields=["department", "day"], name="portrait_dept_day"),
+            models.Index(fields=["owner", "day"], name="portrait_owner_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.dim}={self.value} {self.count}"
 
 
 class RollFact(models.Model):

@@ -7,7 +7,6 @@ a few thousand rows whatever the number of customers. The rest is read live with
 the chosen dates.
 """
 
-import statistics
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -15,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Avg, Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Avg, Count, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -247,8 +246,6 @@ def channel_panel(user: User, f: ReportFilters) -> Panel:
 
 
 def sales_panel(user: User, f: ReportFilters) -> Panel:
-    from loancrm.loans.models import InstallmentStatus, RepaymentInstallment
-
     leads = {
         r["owner_id"]: (r["n"], r["t"])
         for r in _facts(user, f, "lead", product=False)
@@ -265,21 +262,9 @@ def sales_panel(user: User, f: ReportFilters) -> Panel:
         r["owner_id"]: r["a"] for r in _facts(user, f, "loan").values("owner_id").annotate(a=Sum("amount"))
     }
     # Collection: of what fell due in the dates on the salesperson's loans, how much is paid.
-    due = _scoped(
-        user,
-        RepaymentInstallment.objects.filter(due_date__gte=f.date_from, due_date__lte=f.date_to, is_prepayment=False)
-        .exclude(status=InstallmentStatus.CANCELLED),
-        f, owner="loan__owner", department="loan__department",
-    )  # fmt: skip
-    if f.channel:
-        due = due.filter(loan__customer__channel=f.channel)
-    if f.product:
-        due = due.filter(loan__product__code=f.product)
     collected = {
-        r["loan__owner_id"]: (r["d"], r["p"])
-        for r in due.values("loan__owner_id")
-        .annotate(d=Sum("payment_due"), p=Sum("principal_paid") + Sum("interest_paid"))
-        .order_by()
+        r["owner_id"]: (r["d"], r["p"])
+        for r in _facts(user, f, "collection").values("owner_id").annotate(d=Sum("amount"), p=Sum("paid"))
     }
     ids = set(leads) | set(apps) | set(loans) | set(collected)
     people = {u.pk: u.display_name for u in User.objects.filter(pk__in=[i for i in ids if i])}
@@ -320,41 +305,58 @@ def sales_panel(user: User, f: ReportFilters) -> Panel:
 # --- 3. 审批环节耗时 -------------------------------------------------------------------------------------
 
 
-def _p90(values: list[int]) -> float:
-    if not values:
-        return 0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=10, method="inclusive")[-1]
+def _p90_from_bins(bins: list[int]) -> float | None:
+    """The 90th percentile in hours from the histogram (linear inside the bin that holds it)."""
+    from .models import HOUR_BINS
+
+    total = sum(bins)
+    if not total:
+        return None
+    target, seen = 0.9 * total, 0
+    for i, n in enumerate(bins):
+        if n and seen + n >= target:
+            low = HOUR_BINS[i - 1] if i else 0
+            high = HOUR_BINS[i] if i < len(HOUR_BINS) else HOUR_BINS[-1] * 2
+            return low + (high - low) * (target - seen) / n
+        seen += n
+    return HOUR_BINS[-1]
+
+
+def _scoped_facts(user: User, f: ReportFilters, model) -> QuerySet:
+    qs = _scoped(user, model.objects.filter(day__gte=f.date_from, day__lte=f.date_to), f)
+    if f.channel:
+        qs = qs.filter(channel=f.channel)
+    if f.region:
+        qs = qs.filter(region=f.region)
+    if f.product and hasattr(model, "product"):
+        qs = qs.filter(product__code=f.product)
+    return qs
 
 
 def node_time_panel(user: User, f: ReportFilters) -> Panel:
-    from loancrm.intake.models import ApplicationStatus, LoanApplication, Transition
+    from loancrm.intake.models import ApplicationStatus, LoanApplication
     from loancrm.intake.services import current_workflow
     from loancrm.intake.workflow import nodes_of
 
+    from .models import HOUR_BINS, NodeFact
+
     nodes = nodes_of(current_workflow())
-    names = {n.code: str(n) for n in nodes}
-    sla = {n.code: n.sla_hours * 3600 for n in nodes}
-    moves = _scoped(
-        user,
-        Transition.objects.filter(at__gte=f.start, at__lt=f.end, seconds_in_node__isnull=False).exclude(from_node=""),
-        f, owner="application__owner", department="application__department",
-    )  # fmt: skip
-    if f.channel:
-        moves = moves.filter(application__customer__channel=f.channel)
-    if f.product:
-        moves = moves.filter(application__product__code=f.product)
-    if f.region:
-        moves = moves.filter(application__region=f.region)
-    per_node: dict[str, list[int]] = defaultdict(list)
-    for code, seconds in moves.values_list("from_node", "seconds_in_node").iterator(chunk_size=5000):
-        per_node[code].append(seconds)
-    queue_qs = _scoped(user, LoanApplication.objects.filter(status=ApplicationStatus.IN_PROGRESS), f)
+    bins = [f"h{i}" for i in range(len(HOUR_BINS) + 1)]
+    facts = {
+        r["node"]: r
+        for r in _scoped_facts(user, f, NodeFact)
+        .values("node")
+        .annotate(n=Sum("count"), s=Sum("seconds"), b=Sum("breaches"), **{k: Sum(k) for k in bins})
+        .order_by()
+    }
+    open_now = [ApplicationStatus.IN_PROGRESS, ApplicationStatus.APPROVED]
+    queue_qs = _scoped(user, LoanApplication.objects.filter(status__in=open_now), f)
     if f.channel:
         queue_qs = queue_qs.filter(customer__channel=f.channel)
     if f.product:
         queue_qs = queue_qs.filter(product__code=f.product)
+    if f.region:
+        queue_qs = queue_qs.filter(region=f.region)
     queue = dict(
         queue_qs.values("node__code").annotate(n=Count("id")).order_by().values_list("node__code", "n")
     )
@@ -379,19 +381,28 @@ def node_time_panel(user: User, f: ReportFilters) -> Panel:
         ],
     )
     for n in nodes:
-        values = per_node.get(n.code, [])
-        breach = sum(1 for s in values if sla.get(n.code) and s > sla[n.code])
+        r = facts.get(n.code) or {}
+        count = r.get("n") or 0
+        p90 = _p90_from_bins([r.get(k) or 0 for k in bins]) if count else None
         p.rows.append([
-            names[n.code], len(values), round(statistics.fmean(values) / 3600, 1) if values else "—",
-            round(_p90(values) / 3600, 1) if values else "—", _pct(breach, len(values)),
+            str(n), count, round((r.get("s") or 0) / count / 3600, 1) if count else "—",
+            round(p90, 1) if p90 is not None else "—", _pct(r.get("b") or 0, count),
             queue.get(n.code, 0), late.get(n.code, 0),
         ])  # fmt: skip
-        p.links.append(_url("intake:list", node=n.code, status="in_progress"))
+        p.links.append(
+            _url(
+                "intake:list",
+                node=n.code,
+                status="in_progress" if n.code not in ("contract", "disbursement") else "approved",
+            )
+        )
     p.chart = _bar(
         [r[0] for r in p.rows],
         [(_("平均用时（小时）"), [r[2] if r[2] != "—" else 0 for r in p.rows]), (_("P90 用时（小时）"), [r[3] if r[3] != "—" else 0 for r in p.rows])],
     )  # fmt: skip
-    p.notes.append(_("按离开节点的时间统计；超时 = 用时超过该节点的时限。当前在办不受日期限制。"))
+    p.notes.append(
+        _("按离开节点的日期统计；P90 由用时分布估算；超时 = 用时超过该节点的时限。当前在办不受日期限制。")
+    )
     return p
 
 
@@ -416,7 +427,8 @@ def _years_ago(today: date, years: int) -> date:
 
 
 def portrait_panel(user: User, f: ReportFilters) -> Panel:
-    from loancrm.customers.models import Customer
+    from .facts import AGE_EDGES, AMOUNT_EDGES
+    from .models import PortraitFact
 
     by_product = (
         _facts(user, f, "application")
@@ -435,54 +447,44 @@ def portrait_panel(user: User, f: ReportFilters) -> Panel:
             {"type": "pie", "radius": ["35%", "65%"], "data": [{"name": r[0], "value": r[1]} for r in p.rows]}
         ],
     }
-    customers = _scoped(user, Customer.objects.filter(created_at__gte=f.start, created_at__lt=f.end), f)
-    if f.channel:
-        customers = customers.filter(channel=f.channel)
-    if f.region:
-        customers = customers.filter(department__region=f.region)
-    today = timezone.localdate()
-    amount_case = Case(
-        *[
-            When(Q(expected_amount__gte=lo) & (Q(expected_amount__lt=hi) if hi else Q()), then=Value(i))
-            for i, (lo, hi) in enumerate(AMOUNT_BANDS)
-        ],
-        default=Value(-1),
-        output_field=IntegerField(),
-    )
-    age_case = Case(
-        *[
-            When(
-                Q(birth_date__lte=_years_ago(today, lo))
-                & (Q(birth_date__gt=_years_ago(today, hi)) if hi else Q()),
-                then=Value(i),
-            )
-            for i, (lo, hi) in enumerate(AGE_BANDS)
-        ],
-        default=Value(-1),
-        output_field=IntegerField(),
-    )
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in _scoped_facts(user, f, PortraitFact).values("dim", "value").annotate(n=Sum("count")).order_by():
+        counts[r["dim"]][r["value"]] = r["n"]
     loan_types = _labels("loan_type")
-    occupations = list(
-        customers.exclude(occupation="").values("occupation").annotate(n=Count("id")).order_by("-n")[:10]
-    )
+    amount_labels = [
+        _band_label(lo, hi, "yuan") for lo, hi in zip([0, *AMOUNT_EDGES], [*AMOUNT_EDGES, None], strict=True)
+    ]
+    age_labels = [
+        _band_label(lo, hi, "age") for lo, hi in zip([18, *AGE_EDGES], [*AGE_EDGES, None], strict=True)
+    ]
+
+    def ordered(dim: str, labels: list[str]) -> list[tuple[str, int, str | None]]:
+        rows = [
+            (labels[int(k)], n, None)
+            for k, n in sorted(((k, n) for k, n in counts[dim].items() if k != ""), key=lambda kv: int(kv[0]))
+        ]
+        if counts[dim].get(""):
+            rows.append((_("（未填）"), counts[dim][""], None))
+        return rows
+
+    def top(dim: str, label=lambda v: v, link=None) -> list[tuple[str, int, str | None]]:
+        items = sorted(counts[dim].items(), key=lambda kv: -kv[1])[:12]
+        return [(label(v) or _("（未填）"), n, link(v) if link and v else None) for v, n in items]
+
     tables = [
-        (_("贷款类型"), [(loan_types.get(r["loan_type"], r["loan_type"]) or _("（未填）"), r["n"], None)
-                     for r in customers.values("loan_type").annotate(n=Count("id")).order_by("-n")[:12]]),
-        (_("期望金额"), [(_band_label(*AMOUNT_BANDS[r["b"]], "yuan") if r["b"] >= 0 else _("（未填）"), r["n"], None)
-                     for r in customers.annotate(b=amount_case).values("b").annotate(n=Count("id")).order_by("b")]),
-        (_("年龄"), [(_band_label(*AGE_BANDS[r["b"]], "age") if r["b"] >= 0 else _("（未知）"), r["n"], None)
-                   for r in customers.annotate(b=age_case).values("b").annotate(n=Count("id")).order_by("b")]),
-        (_("地区"), [(r["department__region"] or _("（未填）"), r["n"], _url("customers:list", region=r["department__region"], **common) if r["department__region"] else None)
-                   for r in customers.values("department__region").annotate(n=Count("id")).order_by("-n")[:12]]),
-        (_("职业"), [(r["occupation"], r["n"], None) for r in occupations]),
-    ]  # fmt: skip
+        (_("贷款类型"), top("loan_type", lambda v: loan_types.get(v, v))),
+        (_("期望金额"), ordered("amount", amount_labels)),
+        (_("年龄"), ordered("age", age_labels)),
+        (_("地区"), top("region", link=lambda v: _url("customers:list", region=v, **common))),
+        (_("职业"), [t for t in top("occupation") if t[0] != _("（未填）")][:10]),
+    ]
     for title, rows in tables:
         sub = Panel(f"portrait_{len(p.extra)}", title, [title, _("新增客户")])
         for label, n, link in rows:
             sub.rows.append([label, n])
             sub.links.append(link)
         p.extra.append(sub)
-    p.notes.append(_("产品按进件统计；其余按所选日期内新增的客户统计。"))
+    p.notes.append(_("产品按进件统计；其余按所选日期内新增的客户统计（年龄按统计生成当天计算）。"))
     return p
 
 
@@ -566,13 +568,9 @@ def overdue_panel(user: User, f: ReportFilters) -> Panel:
 
 def service_panel(user: User, f: ReportFilters) -> Panel:
     from loancrm.intake.models import (
-        ApplicationStatus,
-        LoanApplication,
         ProblemReport,
         SurveyResponse,
-        Transition,
     )
-    from loancrm.loans.models import Loan
 
     surveys = _scoped(
         user, SurveyResponse.objects.filter(submitted_at__gte=f.start, submitted_at__lt=f.end), f,
@@ -584,36 +582,23 @@ def service_panel(user: User, f: ReportFilters) -> Panel:
         user, ProblemReport.objects.filter(status=ProblemReport.Status.OPEN), f,
         owner="customer__owner", department="customer__department",
     )  # fmt: skip
-    apps = _scoped(user, LoanApplication.objects.filter(created_at__gte=f.start, created_at__lt=f.end), f)
-    if f.product:
-        apps = apps.filter(product__code=f.product)
-    if f.channel:
-        apps = apps.filter(customer__channel=f.channel)
-    decided = Transition.objects.filter(
-        application__in=apps.values("pk"),
-        action__in=["submit", "approve", "reject"],
-        from_node="decision",
-    ).exclude(to_node="decision")
-    decide_hours = [
-        (t.at - t.application.created_at).total_seconds() / 3600 for t in decided.select_related("application").only("at", "application__created_at")[:20000]
-    ]  # fmt: skip
-    loans = _scoped(user, Loan.objects.filter(disbursed_on__gte=f.date_from, disbursed_on__lte=f.date_to), f)
-    if f.product:
-        loans = loans.filter(product__code=f.product)
-    disburse_days = [
-        (loan.created_at - loan.application.created_at).total_seconds() / 86400
-        for loan in loans.select_related("application").only("created_at", "application__created_at")[:20000]
-    ]
-    finished = apps.exclude(status=ApplicationStatus.IN_PROGRESS).count()
+    apps = _facts(user, f, "application").aggregate(
+        n=Sum("count"), ok=Sum("approved"), no=Sum("rejected"), timed=Sum("timed"), s=Sum("seconds")
+    )
+    loans = _facts(user, f, "loan").aggregate(timed=Sum("timed"), s=Sum("seconds"))
+    finished = (apps["ok"] or 0) + (apps["no"] or 0)
     p = Panel("service", _("服务与满意度"), [_("指标"), _("数值")])
     p.rows = [
         [_("满意度调查份数"), sum(dist.values())],
         [_("平均满意度（1–5）"), f"{avg:.2f}" if avg else "—"],
         [_("待处理的客户问题"), problems.count()],
-        [_("进件数"), apps.count()],
-        [_("已办结的进件"), finished],
-        [_("进件到审批决策（平均小时）"), round(statistics.fmean(decide_hours), 1) if decide_hours else "—"],
-        [_("进件到放款（平均天）"), round(statistics.fmean(disburse_days), 1) if disburse_days else "—"],
+        [_("进件数"), apps["n"] or 0],
+        [_("已审批的进件（通过或拒绝）"), finished],
+        [
+            _("进件到审批决策（平均小时）"),
+            round(apps["s"] / apps["timed"] / 3600, 1) if apps["timed"] else "—",
+        ],
+        [_("进件到放款（平均天）"), round(loans["s"] / loans["timed"] / 86400, 1) if loans["timed"] else "—"],
     ]
     p.links = [
         None,

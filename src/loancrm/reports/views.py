@@ -68,7 +68,12 @@ def panel(request, key: str):
     return render(
         request,
         "reports/_panel.html",
-        {"p": p, "chart_json": json.dumps(p.chart or {}, ensure_ascii=False), "key": key},
+        {
+            "p": p,
+            "key": key,
+            "chart_json": json.dumps(p.chart or {}, ensure_ascii=False, default=str),
+            "links_json": json.dumps(p.links),
+        },
     )
 
 

@@ -137,6 +137,15 @@ def test_sales_panel_matches_direct_counts(org, business):
     assert rows[org["sales1"].display_name][5] == "100.0%"  # 1 approved, 0 rejected
     assert rows[org["sales2"].display_name][5] == "0.0%"  # 0 approved, 1 rejected
     assert rows[org["sales1"].display_name][6] == f"{business['loan'].principal:,.2f}"
+    from django.db.models import Sum
+
+    from loancrm.loans.models import RepaymentInstallment
+
+    f = month_filters()
+    due = RepaymentInstallment.objects.filter(
+        loan__owner=org["sales1"], due_date__gte=f.date_from, due_date__lte=f.date_to
+    ).aggregate(s=Sum("payment_due"))["s"] or Decimal("0")
+    assert rows[org["sales1"].display_name][7] == f"{due:,.2f}"
     # A salesperson filter keeps that person only.
     only = panels.sales_panel(org["admin"], month_filters(owner_id=org["sales2"].pk))
     assert [r[0] for r in only.rows] == [org["sales2"].display_name]
@@ -148,7 +157,15 @@ def test_node_time_panel_counts_each_node_it_left(org, business):
     for code, name in [("intake", "进件/线索分配"), ("precheck", "初步沟通与预审")]:
         expected = Transition.objects.filter(from_node=code, seconds_in_node__isnull=False).count()
         assert rows[name][1] == expected
-    in_progress = LoanApplication.objects.filter(status="in_progress")
+    import statistics
+
+    secs = list(
+        Transition.objects.filter(from_node="intake", seconds_in_node__isnull=False).values_list(
+            "seconds_in_node", flat=True
+        )
+    )
+    assert rows["进件/线索分配"][2] == round(statistics.fmean(secs) / 3600, 1)
+    in_progress = LoanApplication.objects.filter(status__in=["in_progress", "approved"])
     assert sum(r[5] for r in p.rows) == in_progress.count()
     assert p.links[0] == reverse("intake:list") + "?node=intake&status=in_progress"
 
@@ -191,7 +208,11 @@ def test_buckets_are_read_back_from_the_instalments(org, business):
 def test_service_panel(org, business):
     rows = rows_by_first(panels.service_panel(org["admin"], month_filters()))
     assert rows["进件数"][1] == 4
-    assert rows["已办结的进件"][1] == LoanApplication.objects.exclude(status="in_progress").count() == 2
+    assert (
+        rows["已审批的进件（通过或拒绝）"][1]
+        == LoanApplication.objects.exclude(status="in_progress").count()
+        == 2
+    )
 
 
 def test_pages_scope_drill_down_and_exports(client, org, business):
@@ -277,3 +298,14 @@ def test_workbench_shows_own_work_and_the_teams(client, org, business):
         ).count()
     )
     assert 'data-testid="team-work"' in page.content.decode()
+
+
+def test_p90_from_the_histogram_lies_in_the_right_hour_bin():
+    from loancrm.reports.models import HOUR_BINS
+
+    # 100 values: 89 under 15 minutes, 11 between 24 and 36 hours → P90 falls in the 24–36 h bin.
+    bins = [0] * (len(HOUR_BINS) + 1)
+    bins[0], bins[HOUR_BINS.index(36)] = 89, 11
+    p90 = panels._p90_from_bins(bins)
+    assert 24 <= p90 <= 36
+    assert panels._p90_from_bins([0] * 16) is None

@@ -6,6 +6,7 @@
       if (el.dataset.drawn || typeof echarts === "undefined") return;
       var option = JSON.parse(el.dataset.chart || "{}");
       if (!option.series) return;
+      option.animation = false;  // numbers at once; a click lands on the bar it sees
       el.dataset.drawn = "1";
       var chart = echarts.init(el, null, { renderer: "svg" });
       chart.setOption(option);
