@@ -149,7 +149,15 @@ def report_workbook(user: User, start: date, end: date, path: Path) -> dict[str,
     return data
 
 
-def report_send(*, rule, people: list[User], period: str, now: datetime, template_code: str = "") -> int:
+def report_send(
+    *,
+    rule,
+    people: list[User],
+    period: str,
+    now: datetime,
+    template_code: str = "",
+    saved_report_id: int | None = None,
+) -> int:
     """Build one workbook per recipient (their own scope) and queue it by e-mail. Returns how many."""
     from django.utils import translation
 
@@ -157,6 +165,10 @@ def report_send(*, rule, people: list[User], period: str, now: datetime, templat
     from loancrm.notifications.services import delivery_queue, template_render
 
     start, end = period_bounds(period, now)
+    if saved_report_id:
+        return _saved_report_send(
+            rule=rule, people=people, start=start, end=end, now=now, report_id=saved_report_id
+        )
     template = MessageTemplate.objects.filter(code=template_code or "daily_report").first()
     label = (
         start.isoformat()
@@ -195,6 +207,51 @@ def report_send(*, rule, people: list[User], period: str, now: datetime, templat
             attachment_name=name,
             now=now,
         )
+        sent += 1
+    return sent
+
+
+def _saved_report_send(
+    *, rule, people: list[User], start: date, end: date, now: datetime, report_id: int
+) -> int:
+    """A saved dashboard view (its filters, over the rule's period), one workbook per recipient in
+    that recipient's own scope."""
+    from django.utils import translation
+
+    from loancrm.notifications.models import Channel, Delivery
+    from loancrm.notifications.services import delivery_queue
+
+    from .models import SavedReport
+    from .panels import PANELS, ReportFilters
+    from .workbook import panels_workbook
+
+    report = SavedReport.objects.filter(pk=report_id).first()
+    if report is None:
+        return 0
+    sent = 0
+    for user in people:
+        if not user.email:
+            continue
+        with translation.override("zh-hans"):
+            f = ReportFilters.from_params(
+                {**report.filters, "from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat()}
+            )
+            content = panels_workbook([fn(user, f) for fn in PANELS.values()], f)
+            name = f"{report.name}-{start.isoformat()}-{user.username}.xlsx"
+            rel = (
+                Path("reports")
+                / start.strftime("%Y%m")
+                / f"{rule.code}-{now:%H%M%S}-{report.pk}-{user.username}.xlsx"
+            )
+            path = Path(settings.PRIVATE_FILES_DIR) / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        delivery_queue(
+            channel=Channel.EMAIL, audience=Delivery.Audience.STAFF, recipient=user.email,
+            subject=f"【{_org_name()}】{report.name} {f.date_from.isoformat()} – {f.date_to.isoformat()}",
+            body=_("附件是报表“%(n)s”（%(a)s 至 %(b)s），按您的数据范围统计。") % {"n": report.name, "a": f.date_from, "b": f.date_to},
+            user=user, rule=rule, source=rule.code, attachment=str(rel), attachment_name=name, now=now,
+        )  # fmt: skip
         sent += 1
     return sent
 

@@ -1,4 +1,3 @@
-import io
 import json
 from datetime import date
 
@@ -18,7 +17,8 @@ from loancrm.audit.models import Action
 from loancrm.audit.services import audit_record
 
 from . import selectors, services
-from .panels import PANELS, Panel, ReportFilters
+from .panels import PANELS, ReportFilters
+from .workbook import panels_workbook
 
 
 def _filters(request) -> ReportFilters:
@@ -77,32 +77,6 @@ def panel(request, key: str):
     )
 
 
-def _workbook(panels: list[Panel], f: ReportFilters) -> bytes:
-    import xlsxwriter
-
-    out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True})
-    bold = book.add_format({"bold": True})
-    head = book.add_worksheet(_("筛选条件"))
-    head.set_column(0, 1, 20)
-    for r, (k, v) in enumerate(f.as_params().items()):
-        head.write_row(r, 0, [k, v])
-    used: set[str] = set()
-    for p in panels:
-        for table in [p, *p.extra]:
-            name = table.title[:28]
-            while name in used:
-                name = name[:26] + str(len(used))
-            used.add(name)
-            ws = book.add_worksheet(name)
-            ws.set_column(0, len(table.columns) - 1, 16)
-            ws.write_row(0, 0, table.columns, bold)
-            for i, row in enumerate(table.rows, 1):
-                ws.write_row(i, 0, [c if isinstance(c, int | float) else str(c) for c in row])
-    book.close()
-    return out.getvalue()
-
-
 @login_required
 def export_xlsx(request, key: str = ""):
     require_perm(request.user, Perm.REPORTS_VIEW, path=request.path)
@@ -117,7 +91,8 @@ def export_xlsx(request, key: str = ""):
         extra={"panels": keys, "filters": f.as_params(), "format": "xlsx"},
     )
     response = HttpResponse(
-        _workbook(panels, f), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        panels_workbook(panels, f),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
     name = f"report-{key or 'dashboard'}-{f.date_from:%Y%m%d}-{f.date_to:%Y%m%d}.xlsx"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

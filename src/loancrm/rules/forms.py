@@ -102,6 +102,7 @@ class RuleForm(StyledFormMixin, forms.Form):
             "assignee",
             "due_hours",
             "period",
+            "saved_report",
         )
         if data is not None:
             rows = []
@@ -144,7 +145,17 @@ class RuleForm(StyledFormMixin, forms.Form):
             if not r["type"]:
                 continue
             a: dict[str, Any] = {"type": r["type"], "to": r["to"]}
-            for k in ("template", "title", "body", "webhook", "field", "value", "assignee", "period"):
+            for k in (
+                "template",
+                "title",
+                "body",
+                "webhook",
+                "field",
+                "value",
+                "assignee",
+                "period",
+                "saved_report",
+            ):
                 if r[k]:
                     a[k] = r[k]
             if r["due_hours"]:
@@ -181,7 +192,14 @@ def editor_context() -> dict[str, Any]:
         "recipient_choices": [(k, _(v)) for k, v in RECIPIENT_CHOICES],
         "roles": Role.objects.order_by("id"),
         "templates": MessageTemplate.objects.order_by("code"),
+        "saved_reports": _saved_reports(),
     }
+
+
+def _saved_reports():
+    from loancrm.reports.models import SavedReport
+
+    return SavedReport.objects.select_related("user").order_by("user__username", "name")
 
 
 def initial_for(rule: Rule | None) -> dict[str, Any]:

@@ -213,6 +213,15 @@ def _validate_actions(entity: Entity, actions: Any) -> list[dict]:
             target = a.get("assignee", "")
             if target != "lead_rule" and not User.objects.filter(username=target, is_active=True).exists():
                 raise ValidationError({"actions": [_("第 %(n)d 个动作：请选择在职的业务员") % {"n": n}]})
+        if t == "report" and a.get("saved_report"):
+            from loancrm.reports.models import SavedReport
+
+            if (
+                not str(a["saved_report"]).isdigit()
+                or not SavedReport.objects.filter(pk=int(a["saved_report"])).exists()
+            ):
+                raise ValidationError({"actions": [_("第 %(n)d 个动作：没有这份保存的报表") % {"n": n}]})
+            a["saved_report"] = int(a["saved_report"])
         if t == "report" and a.get("period") not in ("daily", "weekly"):
             raise ValidationError({"actions": [_("第 %(n)d 个动作：报表周期须为每日或每周") % {"n": n}]})
         if a.get("due_hours") not in (None, ""):
@@ -556,6 +565,7 @@ def _act(rule: Rule, entity: Entity, obj: Any, now: datetime) -> list[str]:
                 period=action["period"],
                 now=now,
                 template_code=action.get("template", ""),
+                saved_report_id=action.get("saved_report"),
             )
             done.append(f"report×{sent}")
     return done

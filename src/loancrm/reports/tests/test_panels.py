@@ -309,3 +309,31 @@ def test_p90_from_the_histogram_lies_in_the_right_hour_bin():
     p90 = panels._p90_from_bins(bins)
     assert 24 <= p90 <= 36
     assert panels._p90_from_bins([0] * 16) is None
+
+
+def test_a_saved_report_is_emailed_by_a_rule_in_each_recipients_scope(org, business, settings, tmp_path):
+    from python_calamine import CalamineWorkbook
+
+    from loancrm.notifications.models import Delivery
+    from loancrm.reports.services import saved_report_save
+    from loancrm.rules.services import rule_save, rules_run
+
+    settings.PRIVATE_FILES_DIR = tmp_path
+    report = saved_report_save(by=org["manager1"], name="抖音日报", filters={"channel": "douyin"})
+    org["manager1"].email = "m1@example.com"
+    org["manager1"].save()
+    rule_save(
+        by=org["admin"], rule=None,
+        data={
+            "name": "抖音日报邮件", "entity": "system", "trigger": "schedule", "frequency": "daily",
+            "at_time": __import__("datetime").time(7, 0), "conditions": {}, "occurrence": "daily",
+            "actions": [{"type": "report", "to": ["user:manager1"], "period": "weekly", "saved_report": str(report.pk)}],
+        },
+    )  # fmt: skip
+    summary = rules_run(now=timezone.now().replace(hour=23, minute=0), source="test")
+    assert not summary["errors"], summary
+    mail = Delivery.objects.get(rule__name="抖音日报邮件")
+    assert mail.user == org["manager1"] and mail.attachment_name.startswith("抖音日报")
+    book = CalamineWorkbook.from_path(str(tmp_path / mail.attachment))
+    channel_rows = book.get_sheet_by_name("渠道分析").to_python()[1:]
+    assert [r[0] for r in channel_rows] in ([], ["抖音"])  # only the saved channel, in manager1's scope
