@@ -28,6 +28,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 class DeliverySerializer(serializers.ModelSerializer):
     rule = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     recipient = serializers.CharField(source="recipient_display", read_only=True)  # masked, always
+    body = serializers.CharField(source="body_display", read_only=True)  # link tokens cut
 
     class Meta:
         model = Delivery

@@ -166,3 +166,15 @@ def test_deliveries_recipients_are_masked(api_client, users, log):
     assert recipients[log["sms"].pk] == "138****5678"
     assert recipients[log["email"].pk] == "ma***@example.cn"
     assert recipients[log["wecom"].pk] == "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***"
+
+
+def test_link_tokens_in_message_bodies_are_cut_in_the_log(api_client, users):
+    from loancrm.notifications.models import Delivery
+
+    Delivery.objects.create(
+        channel="sms", audience="customer", recipient="13995001234", recipient_display="139****1234",
+        source="notice:materials", body="请上传：身份证。链接：http://127.0.0.1:8000/intake/u/SeCrEtToKeN123/",
+    )  # fmt: skip
+    api_client.force_authenticate(users["admin"])
+    body = api_client.get("/api/v1/deliveries/").json()["results"][0]["body"]
+    assert "SeCrEtToKeN123" not in body and "/intake/u/…/" in body
