@@ -166,10 +166,10 @@ def _seconds(value) -> int:
 
 def _node_rows(start: datetime | None) -> list[NodeFact]:
     from loancrm.intake.models import Transition
-    from loancrm.intake.services import current_workflow
+    from loancrm.intake.services import ensure_default_workflow
     from loancrm.intake.workflow import nodes_of
 
-    sla = {n.code: n.sla_hours * 3600 for n in nodes_of(current_workflow())}
+    sla = {n.code: n.sla_hours * 3600 for n in nodes_of(ensure_default_workflow())}
     qs = Transition.objects.filter(seconds_in_node__isnull=False).exclude(from_node="")
     if start:
         qs = qs.filter(at__gte=start)

@@ -335,12 +335,12 @@ def _scoped_facts(user: User, f: ReportFilters, model) -> QuerySet:
 
 def node_time_panel(user: User, f: ReportFilters) -> Panel:
     from loancrm.intake.models import ApplicationStatus, LoanApplication
-    from loancrm.intake.services import current_workflow
+    from loancrm.intake.services import ensure_default_workflow
     from loancrm.intake.workflow import nodes_of
 
     from .models import HOUR_BINS, NodeFact
 
-    nodes = nodes_of(current_workflow())
+    nodes = nodes_of(ensure_default_workflow())
     bins = [f"h{i}" for i in range(len(HOUR_BINS) + 1)]
     facts = {
         r["node"]: r
