@@ -128,12 +128,23 @@ def _loan_rows(start: date | None, end: date | None) -> list[DailyFact]:
     ]  # fmt: skip
 
 
-def _collection_rows(start: date | None) -> list[DailyFact]:
+def collection_days_touched(since: datetime) -> set[date]:
+    """Due dates whose collection figures changed since `since`: instalments paid into since then."""
+    from loancrm.loans.models import RepaymentInstallment
+
+    return set(
+        RepaymentInstallment.objects.filter(allocations__repayment__recorded_at__gte=since)
+        .values_list("due_date", flat=True)
+        .distinct()
+    )
+
+
+def _collection_rows(start: date | None, touched: set[date] | None = None) -> list[DailyFact]:
     from loancrm.loans.models import InstallmentStatus, RepaymentInstallment
 
     qs = RepaymentInstallment.objects.filter(is_prepayment=False).exclude(status=InstallmentStatus.CANCELLED)
     if start:
-        qs = qs.filter(due_date__gte=start)
+        qs = qs.filter(Q(due_date__gte=start) | Q(due_date__in=sorted(touched or ())))
     rows = (
         qs.values(
             "due_date", "loan__department_id", "loan__owner_id", "loan__customer__channel", "loan__product_id",
@@ -273,10 +284,10 @@ def facts_refresh(*, days: int | None = None, now: datetime | None = None) -> di
     now = now or timezone.now()
     first = timezone.localtime(now).date() - timedelta(days=days - 1) if days else None
     start = local_day_start(first) if first else None
-    # Instalments are paid long after they fall due: the hourly refresh re-reads the last 120 days of them.
-    collection_from = first - timedelta(days=120) if first else None
+    # Instalments are paid after they fall due: a partial refresh also redoes the due dates paid into.
+    touched = collection_days_touched(start) if start else set()
     rows = _lead_rows(start, None) + _application_rows(start, None) + _loan_rows(first, None)
-    collections = _collection_rows(collection_from)
+    collections = _collection_rows(first, touched)
     node_rows = _node_rows(start)
     portrait_rows = _portrait_rows(start, timezone.localtime(now).date())
     with transaction.atomic():
@@ -287,8 +298,8 @@ def facts_refresh(*, days: int | None = None, now: datetime | None = None) -> di
             old.delete()
             model.objects.bulk_create(new, batch_size=2000)
         old = DailyFact.objects.filter(kind=DailyFact.Kind.COLLECTION)
-        if collection_from:
-            old = old.filter(day__gte=collection_from)
+        if first:
+            old = old.filter(Q(day__gte=first) | Q(day__in=sorted(touched)))
         old.delete()
         DailyFact.objects.bulk_create(collections, batch_size=2000)
         FactRefresh.objects.update_or_create(

@@ -65,15 +65,18 @@ def _uscc(i: int) -> str:
     return first17 + uscc_check_char(first17)
 
 
-def _rows(start: int, stop: int, seed: int, owners: list[User], now, numbers: range) -> Iterator[dict]:
-    # Spread over the past year, in id order, so newest-first lists read naturally.
-    step = timedelta(days=365) / max(stop, 1)
+def _rows(
+    start: int, stop: int, seed: int, owners: list[User], now, numbers: range, total: int
+) -> Iterator[dict]:
+    # Spread over the past year, in id order, so newest-first lists read naturally (over all `total`
+    # customers asked for, not the batch: batches used to pile up in the last days).
+    step = timedelta(days=365) / max(total, 1)
     for n, i in zip(numbers, range(start, stop), strict=True):
         # One generator per row, seeded by (seed, i): row i is the same whatever was created before it.
         rng = random.Random(seed * 10_000_019 + i)
         owner = rng.choices(owners, weights=SALES_WEIGHTS)[0]
         city = "银川" if rng.random() < 0.7 else None
-        created = now - step * (stop - i) + timedelta(seconds=rng.randint(0, 59))
+        created = now - step * (total - i) + timedelta(seconds=rng.randint(0, 59))
         phone = ningxia.mobile(i, seed)
         stage = rng.choice(STAGES)
         c = dict(
@@ -140,7 +143,7 @@ def ensure_customers(count: int, seed: int, progress=None) -> int:
         stop = min(start + BATCH, count)
         with transaction.atomic():
             numbers = reserve(stop - start)
-            bulk_insert(Customer, _rows(start, stop, seed, owners, now, numbers))
+            bulk_insert(Customer, _rows(start, stop, seed, owners, now, numbers, count))
         created += stop - start
         if progress:
             progress(existing + created, count)
