@@ -28,7 +28,7 @@ from loancrm.accounts.scope import in_scope
 from loancrm.audit.models import Action
 from loancrm.audit.services import audit_record
 from loancrm.notifications import services as notify
-from loancrm.notifications.models import Channel, Delivery, MessageTemplate
+from loancrm.notifications.models import Channel, Delivery, MessageTemplate, Todo
 
 from . import conditions as cond
 from .entities import ENTITIES, SYSTEM, Entity, SystemRecord
@@ -489,6 +489,13 @@ def _act(rule: Rule, entity: Entity, obj: Any, now: datetime) -> list[str]:
                 people += [u for u in recipients(spec, entity, obj) if u not in people]
         if t == "todo":
             due = now + timedelta(hours=action["due_hours"]) if action.get("due_hours") else None
+            # A daily rule does not stack up to-dos: one still open for the same record is enough.
+            still_open = set(
+                Todo.objects.filter(
+                    rule=rule, url=rel_url, status=Todo.Status.OPEN, user__in=people
+                ).values_list("user_id", flat=True)
+            )
+            people = [u for u in people if u.pk not in still_open]
             for u in people:
                 notify.todo_create(
                     user=u,

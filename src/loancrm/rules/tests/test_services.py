@@ -217,10 +217,16 @@ def test_collection_task_due_today_becomes_a_todo(org, make_loan):
     assert Todo.objects.filter(rule__code="overdue_follow_up", user=org["sales1"]).count() == 1
     run(local_at(timezone.localdate(), 15, 0), "overdue_follow_up")
     assert Todo.objects.filter(rule__code="overdue_follow_up").count() == 1  # once a day
+    run(local_at(timezone.localdate() + timedelta(days=1), 9, 0), "overdue_follow_up")
+    assert Todo.objects.filter(rule__code="overdue_follow_up").count() == 1  # still open: not stacked
+    Todo.objects.filter(rule__code="overdue_follow_up").update(status="done")
+    run(local_at(timezone.localdate() + timedelta(days=2), 9, 0), "overdue_follow_up")
+    assert Todo.objects.filter(rule__code="overdue_follow_up", status="open").count() == 1
     task.status = CollectionTask.Status.CLOSED
     task.save()
-    run(local_at(timezone.localdate() + timedelta(days=1), 9, 0), "overdue_follow_up")
-    assert Todo.objects.filter(rule__code="overdue_follow_up").count() == 1
+    Todo.objects.filter(rule__code="overdue_follow_up").update(status="done")
+    run(local_at(timezone.localdate() + timedelta(days=3), 9, 0), "overdue_follow_up")
+    assert Todo.objects.filter(rule__code="overdue_follow_up", status="open").count() == 0
 
 
 # --- scheduled reports ---------------------------------------------------------------------------------------------
