@@ -9,18 +9,10 @@ from django.utils.translation import gettext_lazy as _
 MONEY = {"max_digits": 16, "decimal_places": 2}
 
 
-class DailyFact(models.Model):
-    """Counts per local day and dimension. Leads: customers created; applications: created (with how
-    many of them are approved/rejected by now); loans: disbursed (count and principal)."""
+class FactDimensions(models.Model):
+    """Who and where a fact is about: the scope helper filters on department and owner, the dashboard
+    on channel and region."""
 
-    class Kind(models.TextChoices):
-        LEAD = "lead", _("线索")
-        APPLICATION = "application", _("进件")
-        LOAN = "loan", _("放款")
-        COLLECTION = "collection", _("应收与回收")  # by due date: amount = due, paid = paid so far
-
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    day = models.DateField()
     department = models.ForeignKey(
         "accounts.Department", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
@@ -32,10 +24,33 @@ class DailyFact(models.Model):
         related_name="+",
     )
     channel = models.CharField(max_length=40, blank=True)
+    region = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ProductFactDimensions(FactDimensions):
     product = models.ForeignKey(
         "intake.Product", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
-    region = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class DailyFact(ProductFactDimensions):
+    """Counts per local day and dimension. Leads: customers created; applications: created (with how
+    many of them are approved/rejected by now); loans: disbursed (count and principal)."""
+
+    class Kind(models.TextChoices):
+        LEAD = "lead", _("线索")
+        APPLICATION = "application", _("进件")
+        LOAN = "loan", _("放款")
+        COLLECTION = "collection", _("应收与回收")  # by due date: amount = due, paid = paid so far
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    day = models.DateField()
     count = models.PositiveIntegerField(default=0)
     approved = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
@@ -76,26 +91,11 @@ HOUR_BINS = [
 ]  # upper edges; the last bin is open
 
 
-class NodeFact(models.Model):
+class NodeFact(ProductFactDimensions):
     """Time spent in a workflow node, per day the application left it: count, total, breaches of the
     node's time limit, and a histogram (h0…h15, hour bins above) from which P90 is read."""
 
     day = models.DateField()
-    department = models.ForeignKey(
-        "accounts.Department", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
-    channel = models.CharField(max_length=40, blank=True)
-    product = models.ForeignKey(
-        "intake.Product", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    region = models.CharField(max_length=50, blank=True)
     node = models.CharField(max_length=40)
     count = models.PositiveIntegerField(default=0)
     seconds = models.BigIntegerField(default=0)
@@ -128,22 +128,10 @@ class NodeFact(models.Model):
         return f"{self.day} {self.node} {self.count}"
 
 
-class PortraitFact(models.Model):
+class PortraitFact(FactDimensions):
     """New customers per day by one portrait dimension (贷款类型, 期望金额段, 年龄段, 地区, 职业)."""
 
     day = models.DateField()
-    department = models.ForeignKey(
-        "accounts.Department", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
-    channel = models.CharField(max_length=40, blank=True)
-    region = models.CharField(max_length=50, blank=True)
     dim = models.CharField(max_length=12)
     value = models.CharField(max_length=60, blank=True)
     count = models.PositiveIntegerField(default=0)
