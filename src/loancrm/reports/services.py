@@ -60,3 +60,10 @@ def channel_cost_save(*, by: User, month: date, channel: str, amount: Any) -> Ch
             extra={"month": month.replace(day=1).isoformat(), "channel": channel, "amount": str(value)},
         )
     return cost
+
+
+def report_export_record(*, by: User, panels: list[str], filters: dict[str, str], fmt: str) -> None:
+    """Exports of report data are audited like customer exports (who took what, with which filters)."""
+    audit_record(
+        action=Action.REPORT_EXPORT, actor=by, extra={"panels": panels, "filters": filters, "format": fmt}
+    )

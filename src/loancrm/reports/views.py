@@ -13,8 +13,6 @@ from django.views.decorators.http import require_POST
 
 from loancrm.accounts.access import require_perm
 from loancrm.accounts.permissions import Perm
-from loancrm.audit.models import Action
-from loancrm.audit.services import audit_record
 
 from . import selectors, services
 from .panels import PANELS, ReportFilters
@@ -85,11 +83,7 @@ def export_xlsx(request, key: str = ""):
     if any(k not in PANELS for k in keys):
         raise Http404
     panels = [PANELS[k](request.user, f) for k in keys]
-    audit_record(
-        action=Action.REPORT_EXPORT,
-        actor=request.user,
-        extra={"panels": keys, "filters": f.as_params(), "format": "xlsx"},
-    )
+    services.report_export_record(by=request.user, panels=keys, filters=f.as_params(), fmt="xlsx")
     response = HttpResponse(
         panels_workbook(panels, f),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -106,11 +100,7 @@ def export_pdf(request):
 
     f = _filters(request)
     panels = [fn(request.user, f) for fn in PANELS.values()]
-    audit_record(
-        action=Action.REPORT_EXPORT,
-        actor=request.user,
-        extra={"panels": list(PANELS), "filters": f.as_params(), "format": "pdf"},
-    )
+    services.report_export_record(by=request.user, panels=list(PANELS), filters=f.as_params(), fmt="pdf")
     html = render_to_string(
         "reports/pdf.html",
         {
