@@ -63,6 +63,11 @@ def panel(request, key: str):
     if fn is None:
         raise Http404
     p = fn(request.user, _filters(request))
+    fresh = selectors.freshness().get("daily")
+    if fresh is not None:  # the panel says how fresh its pre-aggregated numbers are
+        p.notes.append(
+            _("统计截至 %(t)s") % {"t": timezone.localtime(fresh.refreshed_at).strftime("%Y-%m-%d %H:%M")}
+        )
     return render(
         request,
         "reports/_panel.html",
