@@ -75,3 +75,9 @@ def user_is_locked(user: User) -> bool:
     return AccessAttempt.objects.filter(
         username=user.username, failures_since_start__gte=settings.AXES_FAILURE_LIMIT, attempt_time__gte=since
     ).exists()
+
+
+def company_name() -> str:
+    """The company's name: the root department (the signature of customer messages and reports)."""
+    root = Department.objects.filter(parent__isnull=True).order_by("id").first()
+    return root.name if root else ""

@@ -21,6 +21,7 @@ from loancrm.accounts.access import record_denial, require_perm
 from loancrm.accounts.models import Department, User
 from loancrm.accounts.permissions import DataScope, Perm
 from loancrm.accounts.scope import department_subtree_ids, in_scope, users_in_scope
+from loancrm.accounts.selectors import company_name
 from loancrm.audit.models import Action
 from loancrm.audit.services import audit_record
 from loancrm.customers import numbers
@@ -314,9 +315,8 @@ def notice_queue(application: LoanApplication, event: str, *, extra: str = "") -
             "disbursed": _("【%(org)s】%(name)s 您好：您的申请 %(no)s 已放款，请留意还款计划。%(extra)s"),
             "survey": _("【%(org)s】%(name)s 您好：欢迎为本次服务打分：%(extra)s"),
         }
-        root = Department.objects.filter(parent__isnull=True).order_by("id").first()
         text = texts[event] % {
-            "org": root.name if root else "",
+            "org": company_name(),
             "name": application.customer.name,
             "no": application.application_no,
             "extra": extra,

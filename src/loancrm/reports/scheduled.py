@@ -257,7 +257,6 @@ def _saved_report_send(
 
 
 def _org_name() -> str:
-    from loancrm.accounts.models import Department
+    from loancrm.accounts.selectors import company_name
 
-    root = Department.objects.filter(parent__isnull=True).order_by("id").first()
-    return root.name if root else ""
+    return company_name()

@@ -81,11 +81,10 @@ def _abs(path: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _org() -> str:
-    """The company's name (the root department); cached for one rule run (see run_caches_clear)."""
-    from loancrm.accounts.models import Department
+    """The company's name, cached for one rule run (see run_caches_clear)."""
+    from loancrm.accounts.selectors import company_name
 
-    root = Department.objects.filter(parent__isnull=True).order_by("id").first()
-    return root.name if root else ""
+    return company_name()
 
 
 def _dictionary(kind: str) -> Callable[[], list[tuple[str, str]]]:
