@@ -617,8 +617,10 @@ def customers_insert_rows(*, by: User, rows: list[dict[str, Any]], reason: str) 
 
     The caller holds the transaction and has already checked duplicates; returns the new ids in order.
     """
+    from json import dumps
+
     from loancrm.audit.models import AuditEntry
-    from loancrm.core.bulk import Inserter, bulk_insert, reserve_ids
+    from loancrm.core.bulk import Inserter, JSONText, bulk_insert, reserve_ids
     from loancrm.core.crypto import encrypt_once
 
     if not rows:
@@ -661,7 +663,8 @@ def customers_insert_rows(*, by: User, rows: list[dict[str, Any]], reason: str) 
                 "object_type": "customer",
                 "object_id": str(pk),
                 "object_repr": f"{r['name']}（{r['customer_no']}）"[:200],
-                "changes": changes,
+                # Encoded here, in one C call, rather than per row by the JSON field's layers.
+                "changes": JSONText(dumps(changes, ensure_ascii=False)),
                 "extra": extras[source],
             }
         )

@@ -7,6 +7,7 @@ transaction: killed half-way it leaves nothing, and running it again does the wh
 the same run rolled back at the end, so it reports exactly what the import would do.
 """
 
+import gc
 import hashlib
 import json
 import logging
@@ -14,6 +15,7 @@ import multiprocessing as mp
 import os
 import shutil
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -71,9 +73,18 @@ def batch_dir(batch: ImportBatch) -> Path:
 
 
 def import_batch_create(
-    *, by: User, file: IO[bytes] | Path, original_name: str, max_bytes: int | None = MAX_UPLOAD_BYTES
+    *,
+    by: User,
+    file: IO[bytes] | Path,
+    original_name: str,
+    max_bytes: int | None = MAX_UPLOAD_BYTES,
+    run_here: bool = False,
 ) -> ImportBatch:
-    """Store the uploaded sheet privately, find its header row and map its columns."""
+    """Store the uploaded sheet privately, find its header row and map its columns.
+
+    `run_here`: the caller runs the batch next in this process (the CLI), which then reads the sheet
+    loaded here instead of loading it again.
+    """
     require_perm(by, Perm.CUSTOMER_IMPORT)
     suffix = Path(original_name).suffix.lower()
     if suffix not in reading.SPREADSHEET_SUFFIXES | reading.CSV_SUFFIXES:
@@ -112,7 +123,7 @@ def import_batch_create(
             )
         if size == 0:
             raise reading.SheetError(_("文件是空的。"))
-        info = reading.inspect(path, original_name)
+        info = reading.inspect(path, original_name, keep=run_here)
     except reading.SheetError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         batch.delete()
@@ -358,11 +369,13 @@ class _Run:
         self.errors.add(row, cells, "；".join(parts))
 
     def execute(self) -> None:
-        for size, entries in self.prepared_chunks():
-            self.chunk(entries)
-            self.rows_done += size
-            self._progress()
-        self.flush()
+        with paused_gc():
+            for size, entries in self.prepared_chunks():
+                self.chunk(entries)
+                self.rows_done += size
+                self._progress()
+                gc.collect(1)  # only this chunk's young objects: cheap, and no cycle outlives a chunk
+            self.flush()
 
     def prepared_chunks(self) -> Iterator[tuple[int, list[tuple]]]:
         """(rows read, prepared entries) per chunk — from a helper process for large sheets.
@@ -651,8 +664,29 @@ def import_batch_run(*, batch_id: int, dry_run: bool) -> ImportBatch:
             message=_("导入中断，没有写入任何客户：%(error)s") % {"error": type(exc).__name__},
         )  # fmt: skip
         raise
+    finally:
+        reading.forget(Path(batch.stored_path))
     batch.refresh_from_db()
     return batch
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No automatic cyclic collection during a run; the caller collects the young generation per chunk.
+
+    A run allocates millions of short-lived, acyclic objects (cells, dicts); every automatic collection
+    would walk all of Django's long-lived objects again. Frozen, they are skipped (about -20 % CPU).
+    """
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 def _large_cache() -> None:
@@ -685,6 +719,7 @@ def _produce(run: "_Run", queue, parent_pid: int) -> None:
         rows = reading.data_rows(Path(run.batch.stored_path), run.batch.original_name, run.batch.header_row)
         while chunk := list(islice(rows, CHUNK)):
             hand_over((len(chunk), run.prepare_chunk(chunk)))
+            gc.collect(1)
             if os.getppid() != parent_pid:
                 os._exit(0)
         hand_over(None)

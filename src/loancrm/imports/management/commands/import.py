@@ -49,7 +49,9 @@ class Command(BaseCommand):
         if not path.is_file():
             self._unreadable(f"找不到文件 {file}", as_json)
         try:
-            batch = import_batch_create(by=user, file=path, original_name=path.name, max_bytes=None)
+            batch = import_batch_create(
+                by=user, file=path, original_name=path.name, max_bytes=None, run_here=True
+            )
             batch = import_batch_configure(
                 by=user,
                 batch=batch,
