@@ -18,6 +18,7 @@ from .fields import DICTIONARY_FIELDS
 from .models import Customer, CustomerType, Gender, IdType
 
 TEXT_LIMITS = {f.name: f.max_length for f in Customer._meta.fields if getattr(f, "max_length", None)}
+_NO_LIMIT = 1 << 62
 DECIMAL_FIELDS = [
     "monthly_income",
     "debt_amount",
@@ -27,10 +28,12 @@ DECIMAL_FIELDS = [
     "acceptable_rate_max",
 ]
 INT_FIELDS = {"credit_query_count": (0, 999), "expected_term_months": (1, 360)}
+DATETIME_FIELDS = ["next_follow_up_at"]
 DATE_FIELDS = ["birth_date", "established_date", "id_valid_from", "id_valid_until"]
 
 
 _CUSTOMER_TYPES = frozenset(CustomerType.values)
+_CENT = Decimal("0.01")
 
 
 def _label(name: str) -> str:
@@ -42,6 +45,8 @@ def _decimal(value: Any) -> Decimal | None:
         return None
     if isinstance(value, Decimal):
         return value
+    if value.__class__ is str and value.isascii() and value.isdigit():
+        return Decimal(value).quantize(_CENT)  # plain digits, as most cells are
     text = v.to_halfwidth(str(value)).replace(",", "").replace("，", "").replace("元", "").strip()
     multiplier = Decimal(1)
     if text.endswith("万"):
@@ -125,7 +130,7 @@ def clean_customer_data(
 
     # Names and free text keep what was typed (（集团） stays full-width); numbers and codes are
     # normalised by their own validators below.
-    for name, value in list(data.items()):
+    for name, value in data.items():  # replacing values of existing keys: safe while iterating
         if isinstance(value, str):
             data[name] = value.strip()
 
@@ -206,6 +211,9 @@ def clean_customer_data(
                 data[name] = _date(data[name])
             except ValueError:
                 fail(name, _("“%(field)s”不是有效日期，请按 2026-03-05 的格式填写") % {"field": _label(name)})
+    for name in DATETIME_FIELDS:
+        if name in data and data[name] == "":
+            data[name] = None  # a blank cell, as an export writes an empty 下次跟进时间
     if data.get("birth_date") and isinstance(data["birth_date"], date) and data["birth_date"] > v._today():
         fail("birth_date", _("出生日期不能晚于今天"))
     start, end = data.get("id_valid_from"), data.get("id_valid_until")
@@ -241,10 +249,12 @@ def clean_customer_data(
             fail(name, _("“%(value)s”不在“%(field)s”的可选项中") % {"value": value, "field": _label(name)})
     data["unmapped_values"] = unmapped
 
-    for name, limit in TEXT_LIMITS.items():
-        value = data.get(name)
-        if isinstance(value, str) and len(value) > limit:
-            fail(name, _("“%(field)s”最多 %(limit)s 个字") % {"field": _label(name), "limit": limit})
+    for name, value in data.items():
+        if isinstance(value, str) and len(value) > TEXT_LIMITS.get(name, _NO_LIMIT):
+            fail(
+                name,
+                _("“%(field)s”最多 %(limit)s 个字") % {"field": _label(name), "limit": TEXT_LIMITS[name]},
+            )
 
     if not require_contact:
         pass

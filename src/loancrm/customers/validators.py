@@ -18,6 +18,7 @@ not see them in full.
 from __future__ import annotations
 
 import datetime
+import operator
 import re
 import time
 
@@ -62,6 +63,8 @@ def _compact(value: str, drop: str = "") -> str:
     """Half-width text with every whitespace character, zero-width character and each char of ``drop`` removed."""
     if value is None:
         return ""
+    if value.__class__ is str and value.isascii() and value.isalnum():
+        return value  # already compact: bare ASCII digits and letters, as most cells are
     text = "".join(to_halfwidth(str(value)).translate(_INVISIBLE).split())
     if drop:
         text = text.translate(dict.fromkeys(map(ord, drop)))
@@ -103,7 +106,7 @@ def resident_id_check_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character ("0"–"9" or "X") for the first 17 digits of a resident ID."""
     if not isinstance(first17, str) or not _ID_17_RE.fullmatch(first17):
         raise ValueError("resident_id_check_char() needs exactly 17 ASCII digits")
-    total = sum(int(digit) * weight for digit, weight in zip(first17, _ID_WEIGHTS, strict=True))
+    total = sum(map(operator.mul, map(int, first17), _ID_WEIGHTS))
     return _ID_CHECK_CHARS[total % 11]
 
 

@@ -9,6 +9,7 @@ the same run rolled back at the end, so it reports exactly what the import would
 
 import gc
 import hashlib
+import itertools
 import json
 import logging
 import multiprocessing as mp
@@ -36,17 +37,19 @@ from loancrm.accounts.scope import users_in_scope
 from loancrm.audit.models import Action
 from loancrm.audit.services import audit_record
 from loancrm.core.bulk import bulk_insert
-from loancrm.core.crypto import blind_index, encrypt_once
+from loancrm.core.crypto import blind_index
 from loancrm.customers import numbers
 from loancrm.customers.cleaning import clean_customer_data, dictionary_lookups
 from loancrm.customers.fields import SENSITIVE
 from loancrm.customers.models import Customer, DataSource
 from loancrm.customers.selectors import customers_visible_to
 from loancrm.customers.services import (
+    CustomerEncoder,
+    EncodedCustomer,
     customer_merge,
     customer_restore_fields,
     customer_row,
-    customers_insert_rows,
+    customers_insert_encoded,
 )
 
 from . import reading
@@ -58,7 +61,8 @@ from .values import CellError, converter, is_blank_row
 log = logging.getLogger(__name__)
 
 CHUNK = 2000
-PARALLEL_MIN_ROWS = 20_000  # below this, forking a helper process costs more than it saves
+PARALLEL_MIN_ROWS = 20_000  # below this, forking helper processes costs more than it saves
+READERS = 2  # helper processes preparing rows (at most one per core)
 MAX_UPLOAD_BYTES = 500 * 1024 * 1024  # through the browser; the CLI takes any size (a 1M-row CSV is ~270 MB)
 ERROR_SAMPLE = 200
 STALE_AFTER_SECONDS = 300  # a run whose progress has not moved for this long died with its process
@@ -308,11 +312,13 @@ class _Rollback(Exception):
 class _Candidate:
     row: int
     cells: list
-    data: dict[str, Any]
+    data: dict[str, Any] | None
     keys: list[tuple[str, str]]
     owner_id: int
-    encrypted: dict[str, str]  # sensitive values encrypted once, in the preparing process
     needs_match: bool = False  # masked values only: may update the customer its number names, never create
+    # The new customer's row, encrypted and audited in the preparing process; used when it is new.
+    encoded: EncodedCustomer | None = None
+    flagged: bool = False  # a value no dictionary knows was kept for an admin to map
 
 
 @dataclass
@@ -346,6 +352,7 @@ class _Run:
         self.now = timezone.now()
         self.progress_path = batch_dir(batch) / "progress.json"
         self.lookups = dictionary_lookups()
+        self.encoder = CustomerEncoder()
 
     def _owner_lookup(self) -> dict[str, User]:
         people = list(users_in_scope(self.by).filter(is_active=True).select_related("department"))
@@ -378,39 +385,51 @@ class _Run:
             self.flush()
 
     def prepared_chunks(self) -> Iterator[tuple[int, list[tuple]]]:
-        """(rows read, prepared entries) per chunk — from a helper process for large sheets.
+        """(rows read, prepared entries) per chunk, in the sheet's order — from helper processes for
+        large sheets.
 
-        Reading cells and cleaning values (the CPU half) runs in a forked process while this one
-        checks duplicates and writes (the database half), so the two overlap on two cores.
+        Reading cells, cleaning, encrypting and encoding rows (the CPU part) runs in forked processes,
+        each preparing every other chunk, while this one checks duplicates and writes (the database
+        part); on two cores the three overlap. A spreadsheet is loaded once, before forking: the
+        helpers read the same loaded sheet.
         """
-        rows = reading.data_rows(
-            Path(self.batch.stored_path), self.batch.original_name, self.batch.header_row
-        )
+        path = Path(self.batch.stored_path)
+        rows = reading.data_rows(path, self.batch.original_name, self.batch.header_row)
         if self.batch.rows_total < PARALLEL_MIN_ROWS or "fork" not in mp.get_all_start_methods():
             while chunk := list(islice(rows, CHUNK)):
                 yield len(chunk), self.prepare_chunk(chunk)
             return
+        reading.open_rows(path, self.batch.original_name, keep=True)
         context = mp.get_context("fork")
-        queue = context.Queue(maxsize=4)
-        child = context.Process(target=_produce, args=(self, queue, os.getpid()), daemon=True)
-        child.start()
+        helpers = max(1, min(READERS, (os.cpu_count() or 1)))
+        queues = [context.Queue(maxsize=3) for _i in range(helpers)]
+        children = [
+            context.Process(target=_produce, args=(self, queue, os.getpid(), k, helpers), daemon=True)
+            for k, queue in enumerate(queues)
+        ]
+        for child in children:
+            child.start()
         try:
-            while True:
-                try:
-                    item = queue.get(timeout=5)
-                except Empty:
-                    if not child.is_alive():
-                        raise RuntimeError("import reader process died") from None
-                    continue
+            for index in itertools.count():
+                queue, child = queues[index % helpers], children[index % helpers]
+                while True:
+                    try:
+                        item = queue.get(timeout=5)
+                        break
+                    except Empty:
+                        if not child.is_alive():
+                            raise RuntimeError("import reader process died") from None
                 if item is None:
                     break
                 if isinstance(item, str):
                     raise RuntimeError(item)
                 yield item
         finally:
-            if child.is_alive():
-                child.terminate()
-            child.join(timeout=5)
+            for child in children:
+                if child.is_alive():
+                    child.terminate()
+            for child in children:
+                child.join(timeout=5)
 
     def prepare_chunk(self, chunk: list[tuple[int, list]]) -> list[tuple]:
         """("blank",), ("fail", row, cells, errors) or ("ok", candidate) per row; touches no database."""
@@ -423,6 +442,23 @@ class _Run:
                 out.append(("blank",))
                 continue
             out.append(self.prepare(row, cells))
+        # Rows as the database takes them, in one pass per chunk (work off the writing process).
+        ok = [entry[1] for entry in out if entry[0] == "ok" and not entry[1].needs_match]  # others never new
+        rows = [
+            customer_row(
+                by=self.by,
+                data=c.data,
+                owner=self.users[c.owner_id],
+                customer_no="",
+                source=DataSource.IMPORT,
+                now=self.now,
+                blind={k: v for k, v in c.keys if k in ("phone", "id")},
+            )  # fmt: skip
+            for c in ok
+        ]
+        for c, encoded in zip(ok, self.encoder.encode(rows), strict=True):
+            c.encoded = encoded
+            c.data = None  # not carried to the writer: an update (rare) cleans its row again there
         return out
 
     def _progress(self) -> None:
@@ -473,7 +509,6 @@ class _Run:
             text = cells[self.owner_col] if self.owner_col < width else None
             if text not in (None, ""):
                 owner = self.owners.get(str(text).strip(), owner)
-        encrypted = {name: encrypt_once(data[name]) for name in SENSITIVE if data.get(name)}
         keys = [("no", number)] if number else []  # first: the number names the customer outright
         if data.get("id_number"):
             keys.append(("id", blind_index(data["id_number"])))
@@ -481,7 +516,8 @@ class _Run:
             keys.append(("phone", blind_index(data["phone"])))
         if data.get("uscc"):
             keys.append(("uscc", data["uscc"]))
-        return ("ok", _Candidate(row, cells, data, keys, owner.pk, encrypted, needs_match=bool(masked)))
+        return ("ok", _Candidate(row, cells, data, keys, owner.pk, needs_match=bool(masked),
+                                 flagged=bool(data.get("unmapped_values"))))  # fmt: skip
 
     def chunk(self, entries: list[tuple]) -> None:
         candidates = []
@@ -554,7 +590,7 @@ class _Run:
     def add(self, c: _Candidate) -> None:
         self.pending.append(c)
         self.pending_keys.update(c.keys)
-        if c.data.get("unmapped_values"):
+        if c.flagged:
             self.counts["flagged"] += 1
 
     def flush(self) -> None:
@@ -566,27 +602,22 @@ class _Run:
             nos = [f"DRY{batch.pk}-{self.counts['created'] + i}" for i in range(len(pending))]
         else:
             nos = numbers.format_customer_nos(numbers.reserve(len(pending)), self.now)
-        rows = []
-        for c, no in zip(pending, nos, strict=True):
-            row = customer_row(
-                by=self.by, data=c.data, owner=self.users[c.owner_id], customer_no=no, source=DataSource.IMPORT,
-                now=self.now, blind={k: v for k, v in c.keys if k in ("phone", "id")},
-            )  # fmt: skip
-            row.update(c.encrypted)
-            rows.append(row)
-        ids = customers_insert_rows(by=self.by, rows=rows, reason=self.reason)
+        ids = customers_insert_encoded(
+            by=self.by, encoder=self.encoder, encoded=[c.encoded for c in pending], nos=nos, now=self.now,
+            source=DataSource.IMPORT, reason=self.reason,
+        )  # fmt: skip
         bulk_insert(
             ImportRecord,
             ({"batch_id": batch.pk, "customer_id": pk, "action": ImportRecord.CREATED} for pk in ids),
         )
-        self.counts["created"] += len(rows)
+        self.counts["created"] += len(pending)
 
     def update(self, c: _Candidate, customer_id: int) -> None:
         try:
             before = customer_merge(
                 by=self.by,
                 customer_id=customer_id,
-                data=c.data,
+                data=c.data if c.data is not None else self.prepare(c.row, c.cells)[1].data,
                 only_empty=self.batch.on_duplicate == OnDuplicate.UPDATE_EMPTY,
                 reason=self.reason,
             )
@@ -698,8 +729,9 @@ def _large_cache() -> None:
             cursor.execute("PRAGMA cache_size = -65536")  # 64 MB, for this connection only
 
 
-def _produce(run: "_Run", queue, parent_pid: int) -> None:
-    """The helper process: read and prepare chunks, hand them over in order; never touches the database.
+def _produce(run: "_Run", queue, parent_pid: int, k: int, of: int) -> None:
+    """A helper process: read the sheet, prepare chunks k, k + of, k + 2·of … and hand them over in
+    order; never touches the database.
 
     If the importer dies (killed mid-way), nobody reads the queue any more: the helper notices within a
     second and leaves with os._exit, which skips flushing what it queued (a normal exit would wait for
@@ -717,7 +749,12 @@ def _produce(run: "_Run", queue, parent_pid: int) -> None:
 
     try:
         rows = reading.data_rows(Path(run.batch.stored_path), run.batch.original_name, run.batch.header_row)
-        while chunk := list(islice(rows, CHUNK)):
+        for index in itertools.count():
+            chunk = list(islice(rows, CHUNK))
+            if not chunk:
+                break
+            if index % of != k:
+                continue  # another helper's chunk
             hand_over((len(chunk), run.prepare_chunk(chunk)))
             gc.collect(1)
             if os.getppid() != parent_pid:

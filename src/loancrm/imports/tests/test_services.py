@@ -358,6 +358,20 @@ def test_parallel_reader_gives_the_same_result(users, tmp_path, monkeypatch):
     assert batch.counts == {"total": 302, "created": 300, "updated": 0, "skipped_duplicates": 1, "failed": 1,
                             "blank": 0, "flagged": 0}  # fmt: skip
     assert Customer.objects.count() == 300
+    # Two helpers prepared alternate chunks: the customers were still written in the sheet's order.
+    names = list(Customer.objects.order_by("pk").values_list("name", flat=True))
+    assert names == [f"客户{i}" for i in range(300)]
+    assert services.READERS == 2
+
+
+def test_a_blank_next_follow_up_time_is_no_time(users, tmp_path):
+    # As a full export writes it for a customer without a planned follow-up.
+    path = write_xlsx(tmp_path / "f.xlsx", [["姓名", "手机号码", "下次跟进时间"], ["张三", "13800001111", ""],
+                                            ["李四", "13800002222", "2026-12-05 10:00"]])  # fmt: skip
+    batch = run(users["sales1"], path)
+    assert batch.counts["created"] == 2 and batch.counts["failed"] == 0
+    assert Customer.objects.get(name="张三").next_follow_up_at is None
+    assert Customer.objects.get(name="李四").next_follow_up_at is not None
 
 
 def test_size_limit_is_the_browsers_only(users, tmp_path):
