@@ -121,7 +121,8 @@ class ImportBatch(models.Model):
 
 
 class ImportRecord(models.Model):
-    """What a batch did to one customer, so the whole batch can be undone."""
+    """What a batch did to one customer, so the whole batch can be undone: updates (with the values
+    before), and creations by batches imported before ImportCreatedRange."""
 
     CREATED, UPDATED = "created", "updated"
     # No index of its own: (batch, action) below serves every lookup by batch.
@@ -136,6 +137,19 @@ class ImportRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id}:{self.action}:{self.customer_id}"
+
+
+class ImportCreatedRange(models.Model):
+    """Customers a batch created, as runs of consecutive ids (ids [first_id, last_id]): one row per
+    chunk of a large import instead of one per customer. Plain numbers, not foreign keys, so that a
+    customer deleted since takes nothing else with it; undo reads what is still there."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="created_ranges")
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}:{self.first_id}-{self.last_id}"
 
 
 class ImportTemplate(models.Model):

@@ -55,7 +55,15 @@ from loancrm.customers.services import (
 from . import reading
 from .columns import BY_FIELD, IMPORTABLE, KEY, OWNER, normalise_header
 from .errors_workbook import ErrorWorkbook
-from .models import BatchStatus, ImportBatch, ImportRecord, ImportTemplate, OnDuplicate, OnError
+from .models import (
+    BatchStatus,
+    ImportBatch,
+    ImportCreatedRange,
+    ImportRecord,
+    ImportTemplate,
+    OnDuplicate,
+    OnError,
+)
 from .values import CellError, converter, is_blank_row
 
 log = logging.getLogger(__name__)
@@ -607,8 +615,8 @@ class _Run:
             source=DataSource.IMPORT, reason=self.reason,
         )  # fmt: skip
         bulk_insert(
-            ImportRecord,
-            ({"batch_id": batch.pk, "customer_id": pk, "action": ImportRecord.CREATED} for pk in ids),
+            ImportCreatedRange,
+            ({"batch_id": batch.pk, "first_id": first, "last_id": last} for first, last in id_runs(ids)),
         )
         self.counts["created"] += len(pending)
 
@@ -820,10 +828,7 @@ def import_batch_undo(*, by: User, batch: ImportBatch) -> dict[str, int]:
 def _undo(by: User, batch: ImportBatch) -> dict[str, int]:
     result = {"deleted": 0, "restored": 0, "kept": 0}
     with transaction.atomic():
-        created = ImportRecord.objects.filter(batch=batch, action=ImportRecord.CREATED).values_list(
-            "customer_id", flat=True
-        )
-        for part in _batched(created.iterator(chunk_size=2000), 1000):
+        for part in _batched(_created_ids(batch), 1000):
             qs = customers_visible_to(by).filter(pk__in=part)
             untouched = qs.filter(
                 version=1,
@@ -851,6 +856,28 @@ def _undo(by: User, batch: ImportBatch) -> dict[str, int]:
         )
         audit_record(action=Action.CUSTOMER_IMPORT_UNDO, actor=by, obj=batch, extra=result)
     return result
+
+
+def id_runs(ids: list[int]) -> Iterator[tuple[int, int]]:
+    """(first, last) of each run of consecutive ids: [1, 2, 3, 7, 8] → (1, 3), (7, 8)."""
+    first = last = None
+    for pk in ids:
+        if last is not None and pk == last + 1:
+            last = pk
+            continue
+        if first is not None:
+            yield first, last
+        first = last = pk
+    if first is not None:
+        yield first, last
+
+
+def _created_ids(batch: ImportBatch) -> Iterator[int]:
+    for first, last in batch.created_ranges.order_by("first_id").values_list("first_id", "last_id"):
+        yield from range(first, last + 1)
+    # Batches imported before ranges recorded each customer on its own.
+    records = ImportRecord.objects.filter(batch=batch, action=ImportRecord.CREATED)
+    yield from records.values_list("customer_id", flat=True).iterator(chunk_size=2000)
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:

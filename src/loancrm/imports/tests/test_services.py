@@ -13,7 +13,7 @@ from loancrm.audit.models import AuditEntry
 from loancrm.core.crypto import blind_index
 from loancrm.customers.models import Customer
 from loancrm.imports import services
-from loancrm.imports.models import BatchStatus, ImportRecord, OnDuplicate, OnError
+from loancrm.imports.models import BatchStatus, ImportCreatedRange, ImportRecord, OnDuplicate, OnError
 from loancrm.imports.services import (
     import_batch_configure,
     import_batch_create,
@@ -214,6 +214,7 @@ def test_all_or_nothing_leaves_nothing_when_a_row_fails(users, tmp_path):
     batch = run(users["sales1"], write_xlsx(tmp_path / "aon.xlsx", rows), on_error=OnError.ALL_OR_NOTHING)
     assert batch.status == BatchStatus.ROLLED_BACK and batch.counts["failed"] == 1
     assert not Customer.objects.exists() and not ImportRecord.objects.exists()
+    assert not ImportCreatedRange.objects.exists()
     ok = run(users["sales1"], write_xlsx(tmp_path / "ok.xlsx", rows[:2]), on_error=OnError.ALL_OR_NOTHING)
     assert ok.status == BatchStatus.DONE and Customer.objects.count() == 1
 
@@ -383,3 +384,23 @@ def test_size_limit_is_the_browsers_only(users, tmp_path):
     assert "loancrm import" in exc.value.message_dict["file"][0]
     batch = import_batch_create(by=users["sales1"], file=path, original_name=path.name, max_bytes=None)
     assert batch.file_size == path.stat().st_size
+
+
+def test_created_customers_are_recorded_as_runs_of_ids():
+    assert list(services.id_runs([])) == []
+    assert list(services.id_runs([5])) == [(5, 5)]
+    assert list(services.id_runs([1, 2, 3, 7, 8, 10])) == [(1, 3), (7, 8), (10, 10)]
+
+
+def test_undo_takes_back_customers_recorded_one_by_one_too(users, tmp_path):
+    # A batch imported before ranges existed recorded each created customer on its own.
+    batch = run(
+        users["sales1"], write_xlsx(tmp_path / "old.xlsx", [["姓名", "手机号码"], ["王五", "13800003333"]])
+    )
+    ranges = list(batch.created_ranges.all())
+    for r in ranges:
+        for pk in range(r.first_id, r.last_id + 1):
+            ImportRecord.objects.create(batch=batch, customer_id=pk, action=ImportRecord.CREATED)
+    ImportCreatedRange.objects.filter(batch=batch).delete()
+    assert services.import_batch_undo(by=users["sales1"], batch=batch)["deleted"] == 1
+    assert not Customer.objects.filter(name="王五").exists()
