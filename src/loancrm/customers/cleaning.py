@@ -27,6 +27,12 @@ DECIMAL_FIELDS = [
     "acceptable_rate_min",
     "acceptable_rate_max",
 ]
+# The column holds max_digits with decimal_places after the point: a larger value cannot be stored.
+DECIMAL_LIMITS = {
+    name: Decimal(10)
+    ** (Customer._meta.get_field(name).max_digits - Customer._meta.get_field(name).decimal_places)
+    for name in DECIMAL_FIELDS
+}
 INT_FIELDS = {"credit_query_count": (0, 999), "expected_term_months": (1, 360)}
 DATETIME_FIELDS = ["next_follow_up_at"]
 DATE_FIELDS = ["birth_date", "established_date", "id_valid_from", "id_valid_until"]
@@ -45,8 +51,8 @@ def _decimal(value: Any) -> Decimal | None:
         return None
     if isinstance(value, Decimal):
         return value
-    if value.__class__ is str and value.isascii() and value.isdigit():
-        return Decimal(value).quantize(_CENT)  # plain digits, as most cells are
+    if value.__class__ is str and len(value) <= 15 and value.isascii() and value.isdigit():
+        return Decimal(value).quantize(_CENT)  # plain digits, as most cells are (short: quantize cannot fail)
     text = v.to_halfwidth(str(value)).replace(",", "").replace("，", "").replace("元", "").strip()
     multiplier = Decimal(1)
     if text.endswith("万"):
@@ -188,8 +194,11 @@ def clean_customer_data(
         if name in data:
             try:
                 data[name] = _decimal(data[name])
-            except ValueError:
+            except (ValueError, ArithmeticError):
                 fail(name, _("“%(field)s”应为金额或数字，如 50000、5万、3.5万") % {"field": _label(name)})
+            else:
+                if data[name] is not None and data[name] >= DECIMAL_LIMITS[name]:
+                    fail(name, _("“%(field)s”数值过大，请核对") % {"field": _label(name)})
     for name, (low, high) in INT_FIELDS.items():
         if data.get(name) not in (None, ""):
             try:

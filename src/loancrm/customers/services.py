@@ -641,17 +641,20 @@ class CustomerEncoder:
 
         masked = ["", AUDIT_MASK]
         out = []
+        sensitive, audited = self.sensitive, self.audited
         for r in rows:
             changes = {}
-            for name in SENSITIVE:  # encrypted once, for the row and (copied in the database) its history
-                if r.get(name):
-                    r[name] = encrypt_once(r[name])
-                    changes[name] = masked  # never written out
-            audited = self.audited
-            for f, value in r.items():  # in field order: customer_row builds it so
-                if f not in audited:
+            for (
+                f,
+                value,
+            ) in r.items():  # in field order (customer_row builds it so), as customer_create audits
+                if f in sensitive:
+                    if value:  # encrypted once, for the row and (copied in the database) its history
+                        r[f] = encrypt_once(value)  # replacing an existing key's value: safe while iterating
+                        changes[f] = masked  # never written out
+                elif f not in audited:
                     continue
-                if value.__class__ is str:
+                elif value.__class__ is str:
                     if value:
                         changes[f] = [None, value]
                 elif value is not None and value != []:

@@ -79,7 +79,10 @@ _kept: dict[tuple, tuple[str, object]] = {}
 
 
 def _key(path: Path) -> tuple:
-    st = path.stat()
+    try:
+        st = path.stat()
+    except OSError:  # gone: a cache miss, and calamine's open says why
+        return (str(path),)
     return (str(path), st.st_size, st.st_mtime_ns)
 
 

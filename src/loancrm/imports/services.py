@@ -16,7 +16,7 @@ import multiprocessing as mp
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -361,6 +361,7 @@ class _Run:
         self.progress_path = batch_dir(batch) / "progress.json"
         self.lookups = dictionary_lookups()
         self.encoder = CustomerEncoder()
+        self.may_update = batch.on_duplicate != OnDuplicate.SKIP  # updates need the cleaned values
 
     def _owner_lookup(self) -> dict[str, User]:
         people = list(users_in_scope(self.by).filter(is_active=True).select_related("department"))
@@ -384,8 +385,8 @@ class _Run:
         self.errors.add(row, cells, "；".join(parts))
 
     def execute(self) -> None:
-        with paused_gc():
-            for size, entries in self.prepared_chunks():
+        with paused_gc(), closing(self.prepared_chunks()) as chunks:  # closed: helpers stop on failure
+            for size, entries in chunks:
                 self.chunk(entries)
                 self.rows_done += size
                 self._progress()
@@ -431,7 +432,9 @@ class _Run:
                     break
                 if isinstance(item, str):
                     raise RuntimeError(item)
-                yield item
+                if item[0] != index:  # a chunk the queue dropped (it cannot pickle) would shift the rest
+                    raise RuntimeError(f"import chunk {index} missing (got {item[0]})")
+                yield item[1:]
         finally:
             for child in children:
                 if child.is_alive():
@@ -466,7 +469,8 @@ class _Run:
         ]
         for c, encoded in zip(ok, self.encoder.encode(rows), strict=True):
             c.encoded = encoded
-            c.data = None  # not carried to the writer: an update (rare) cleans its row again there
+            if not self.may_update:
+                c.data = None  # not carried to the writer, which only creates or skips
         return out
 
     def _progress(self) -> None:
@@ -625,7 +629,7 @@ class _Run:
             before = customer_merge(
                 by=self.by,
                 customer_id=customer_id,
-                data=c.data if c.data is not None else self.prepare(c.row, c.cells)[1].data,
+                data=c.data,
                 only_empty=self.batch.on_duplicate == OnDuplicate.UPDATE_EMPTY,
                 reason=self.reason,
             )
@@ -763,7 +767,7 @@ def _produce(run: "_Run", queue, parent_pid: int, k: int, of: int) -> None:
                 break
             if index % of != k:
                 continue  # another helper's chunk
-            hand_over((len(chunk), run.prepare_chunk(chunk)))
+            hand_over((index, len(chunk), run.prepare_chunk(chunk)))
             gc.collect(1)
             if os.getppid() != parent_pid:
                 os._exit(0)
@@ -839,7 +843,8 @@ def _undo(by: User, batch: ImportBatch) -> dict[str, int]:
                 tags__isnull=True,
             ).distinct()
             ids = list(untouched.values_list("pk", flat=True))
-            result["kept"] += len(part) - len(ids)
+            present = Customer.objects.filter(pk__in=part).count()  # deleted since: neither kept nor undone
+            result["kept"] += present - len(ids)
             for customer in Customer.objects.filter(pk__in=ids):
                 customer._history_user = by
                 customer._change_reason = _("撤销导入批次 #%(id)s") % {"id": batch.pk}

@@ -812,3 +812,33 @@ def test_landlines_round_trip(area, number, sep):
     stored = normalize_contact_number(f"{area}{sep}{digits}")
     assert stored == f"{area}-{digits}"
     assert normalize_contact_number(stored) == stored
+
+
+# --- amounts in clean_customer_data ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("1" * 27, "应为金额或数字"),  # too many digits for a decimal: the row's own message, not a crash
+        ("1" * 13, "数值过大"),  # fits a Decimal, not the column (14 digits, 2 after the point)
+        ("99999999999999万", "数值过大"),
+    ],
+)
+def test_an_amount_that_cannot_be_stored_is_refused_by_name(typed, message):
+    from loancrm.customers.cleaning import clean_customer_data
+
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as exc:
+        clean_customer_data({"name": "张三", "phone": "13800001111", "monthly_income": typed})
+    assert message in exc.value.message_dict["monthly_income"][0]
+
+
+@given(st.integers(min_value=0, max_value=999_999_999_999))
+@settings(max_examples=200, deadline=None)
+def test_plain_digit_amounts_read_as_yuan(amount):
+    from decimal import Decimal
+
+    from loancrm.customers.cleaning import clean_customer_data
+
+    data = clean_customer_data({"name": "张三", "phone": "13800001111", "expected_amount": str(amount)})
+    assert data["expected_amount"] == Decimal(amount).quantize(Decimal("0.01"))

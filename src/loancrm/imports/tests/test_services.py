@@ -404,3 +404,25 @@ def test_undo_takes_back_customers_recorded_one_by_one_too(users, tmp_path):
     ImportCreatedRange.objects.filter(batch=batch).delete()
     assert services.import_batch_undo(by=users["sales1"], batch=batch)["deleted"] == 1
     assert not Customer.objects.filter(name="王五").exists()
+
+
+def test_undo_counts_a_customer_deleted_since_as_neither_kept_nor_deleted(users, tmp_path):
+    batch = run(users["sales1"], write_xlsx(tmp_path / "d.xlsx", [["姓名", "手机号码"], ["甲", "13800004444"],
+                                                                 ["乙", "13800005555"]]))  # fmt: skip
+    Customer.objects.filter(name="甲").delete()  # say by an administrator, after the import
+    assert services.import_batch_undo(by=users["sales1"], batch=batch) == {
+        "deleted": 1,
+        "restored": 0,
+        "kept": 0,
+    }
+
+
+def test_an_imported_customer_is_audited_in_field_order_as_one_typed_in(users, tmp_path):
+    from loancrm.customers.fields import editable_fields
+
+    run(users["sales1"], write_xlsx(tmp_path / "o.xlsx", [["姓名", "手机号码", "身份证号码", "职业"],
+                                                          ["丙", "13800006666", resident_id("64010419900101123"), "教师"]]))  # fmt: skip
+    entry = AuditEntry.objects.get(action="customer.create")
+    order = list(editable_fields())
+    assert list(entry.changes) == sorted(entry.changes, key=order.index)
+    assert entry.changes["phone"] == ["", "***"] and entry.changes["occupation"] == [None, "教师"]
