@@ -644,10 +644,8 @@ class CustomerEncoder:
         sensitive, audited = self.sensitive, self.audited
         for r in rows:
             changes = {}
-            for (
-                f,
-                value,
-            ) in r.items():  # in field order (customer_row builds it so), as customer_create audits
+            # In field order (customer_row builds the row so), as customer_create audits.
+            for f, value in r.items():
                 if f in sensitive:
                     if value:  # encrypted once, for the row and (copied in the database) its history
                         r[f] = encrypt_once(value)  # replacing an existing key's value: safe while iterating
@@ -665,21 +663,6 @@ class CustomerEncoder:
             (params, changes, name)
             for params, (changes, name) in zip(self.inserter.params(rows), out, strict=True)
         ]
-
-
-def customers_insert_rows(*, by: User, rows: list[dict[str, Any]], reason: str) -> list[int]:
-    """Insert prepared rows (customer_row) with their first history version and audit entry each.
-
-    The caller holds the transaction and has already checked duplicates; returns the new ids in order.
-    """
-    if not rows:
-        return []
-    encoder = CustomerEncoder()
-    nos = [r["customer_no"] for r in rows]
-    return customers_insert_encoded(
-        by=by, encoder=encoder, encoded=encoder.encode(rows), nos=nos, now=rows[0]["updated_at"],
-        source=rows[0]["data_source"], reason=reason,
-    )  # fmt: skip
 
 
 def customers_insert_encoded(

@@ -464,7 +464,7 @@ class _Run:
                 source=DataSource.IMPORT,
                 now=self.now,
                 blind={k: v for k, v in c.keys if k in ("phone", "id")},
-            )  # fmt: skip
+            )
             for c in ok
         ]
         for c, encoded in zip(ok, self.encoder.encode(rows), strict=True):
