@@ -19,6 +19,10 @@ from .services import ACTION_TYPES, RECIPIENT_CHOICES
 
 CONDITION_ROWS = 6
 ACTION_ROWS = 3
+# What an action row of the editor carries besides its type and recipients (one list for reading a
+# posted form, showing a saved rule, and saving it).
+ACTION_FIELDS = ("template", "title", "body", "webhook", "field", "value", "assignee", "due_hours", "period",
+                 "saved_report")  # fmt: skip
 ACTION_LABELS = {
     "todo": _("生成待办"),
     "notify": _("站内通知"),
@@ -91,19 +95,7 @@ class RuleForm(StyledFormMixin, forms.Form):
 
     @staticmethod
     def action_rows(data, rule: Rule | None) -> list[dict[str, Any]]:
-        keys = (
-            "type",
-            "template",
-            "title",
-            "body",
-            "webhook",
-            "field",
-            "value",
-            "assignee",
-            "due_hours",
-            "period",
-            "saved_report",
-        )
+        keys = ("type", *ACTION_FIELDS)
         if data is not None:
             rows = []
             for i in range(ACTION_ROWS):
@@ -145,21 +137,7 @@ class RuleForm(StyledFormMixin, forms.Form):
             if not r["type"]:
                 continue
             a: dict[str, Any] = {"type": r["type"], "to": r["to"]}
-            for k in (
-                "template",
-                "title",
-                "body",
-                "webhook",
-                "field",
-                "value",
-                "assignee",
-                "period",
-                "saved_report",
-            ):
-                if r[k]:
-                    a[k] = r[k]
-            if r["due_hours"]:
-                a["due_hours"] = r["due_hours"]
+            a.update((k, r[k]) for k in ACTION_FIELDS if r[k])
             actions.append(a)
         return {
             "name": cd["name"],
